@@ -1,0 +1,1 @@
+//! The JNI bridge (work in progress).
