@@ -146,9 +146,7 @@ impl Error {
         Some(match self {
             Error::InvalidArgument { .. } | Error::OutOfRange { .. } => libc::EINVAL,
             Error::PastEndOfFile { .. } => libc::EINVAL,
-            Error::Closed { .. } | Error::NotReadable { .. } | Error::NotWritable { .. } => {
-                libc::EBADF
-            }
+            Error::Closed { .. } | Error::NotReadable { .. } | Error::NotWritable { .. } => libc::EBADF,
             Error::WouldBlock { .. } => libc::EAGAIN,
             Error::Unsupported { .. } => libc::EOPNOTSUPP,
             Error::Truncated { .. } => libc::EFAULT,

@@ -184,11 +184,9 @@ pub fn install() -> Result<()> {
     }
     PREVIOUS.store(old, Ordering::Release);
     // SAFETY: `new` is fully initialised; on_sigbus is async-signal-safe (atomics, mmap).
-    unsafe { syscall!(sigaction(libc::SIGBUS, &new, ptr::null_mut())) }.map_err(|source| {
-        Error::Io {
-            op: "install_truncation_guard",
-            source,
-        }
+    unsafe { syscall!(sigaction(libc::SIGBUS, &new, ptr::null_mut())) }.map_err(|source| Error::Io {
+        op: "install_truncation_guard",
+        source,
     })?;
     INSTALLED.store(true, Ordering::Release);
     Ok(())

@@ -59,7 +59,8 @@ impl FileLease {
     /// [`Error::Io`] if `F_GETLEASE` fails.
     pub fn is_breaking(&self) -> Result<bool> {
         // SAFETY: F_GETLEASE takes no argument.
-        let lease = unsafe { syscall!(fcntl(self.fd, libc::F_GETLEASE)) }.map_err(|e| Error::os("lease", e))?;
+        let lease =
+            unsafe { syscall!(fcntl(self.fd, libc::F_GETLEASE)) }.map_err(|e| Error::os("lease", e))?;
         // During a break the kernel reports the type the lease is being downgraded to.
         Ok(self.held && lease != libc::F_RDLCK)
     }

@@ -250,7 +250,10 @@ impl MapOptions {
     /// Validates position and size, in `FileChannel.map`'s order.
     fn checked_range(&self, op: &'static str) -> Result<(u64, Option<u64>)> {
         if self.position < 0 {
-            return Err(Error::invalid(op, format!("negative position ({})", self.position)));
+            return Err(Error::invalid(
+                op,
+                format!("negative position ({})", self.position),
+            ));
         }
         if let Some(size) = self.size {
             if size < 0 {
@@ -259,7 +262,10 @@ impl MapOptions {
         }
         let end = self.position + self.size.unwrap_or(0);
         if end > i64::MAX as i128 {
-            return Err(Error::invalid(op, "position + size overflows a 64-bit file offset"));
+            return Err(Error::invalid(
+                op,
+                "position + size overflows a 64-bit file offset",
+            ));
         }
         if self.size.unwrap_or(0) > isize::MAX as i128 {
             return Err(Error::invalid(op, "size exceeds the address space"));
@@ -327,7 +333,9 @@ impl MappedRegion {
             map: Some(map),
         };
         if let Some(slot) = guard::register(ptr.as_ptr() as usize, len, options.mode.prot()) {
-            region.slot.store(ptr::from_ref(slot).cast_mut(), Ordering::Release);
+            region
+                .slot
+                .store(ptr::from_ref(slot).cast_mut(), Ordering::Release);
         }
         if options.huge_pages == HugePages::Transparent {
             region.advise(Advice::HugePage)?;
@@ -376,7 +384,8 @@ impl MappedRegion {
         // SAFETY: ftruncate and fcntl take no pointers.
         unsafe { syscall!(ftruncate(raw, size as libc::off_t)) }.map_err(|e| Error::os(OP, e))?;
         // SAFETY: as above.
-        unsafe { syscall!(fcntl(raw, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK)) }.map_err(|e| Error::os(OP, e))?;
+        unsafe { syscall!(fcntl(raw, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK)) }
+            .map_err(|e| Error::os(OP, e))?;
         let mut options = MapOptions::new(MapMode::ReadWrite);
         options.size(size).grow(Grow::Never);
         if huge_pages == HugePages::Transparent {
@@ -931,10 +940,14 @@ impl UncheckedAdvice {
     ///
     /// [`Error::InvalidArgument`] for a number that is not one of the three destructive values.
     pub fn from_raw(value: i32) -> Result<UncheckedAdvice> {
-        [UncheckedAdvice::DontNeed, UncheckedAdvice::Free, UncheckedAdvice::Remove]
-            .into_iter()
-            .find(|a| a.raw() == value)
-            .ok_or_else(|| Error::invalid("advise_unchecked", format!("advice {value} is not destructive")))
+        [
+            UncheckedAdvice::DontNeed,
+            UncheckedAdvice::Free,
+            UncheckedAdvice::Remove,
+        ]
+        .into_iter()
+        .find(|a| a.raw() == value)
+        .ok_or_else(|| Error::invalid("advise_unchecked", format!("advice {value} is not destructive")))
     }
 }
 
@@ -949,7 +962,11 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         let data: Vec<u8> = (0..3 * 4096u32).map(|i| (i % 251) as u8).collect();
         f.write_all(&data).unwrap();
-        let r = MapOptions::new(MapMode::ReadOnly).position(4097).size(100).map(f.as_fd()).unwrap();
+        let r = MapOptions::new(MapMode::ReadOnly)
+            .position(4097)
+            .size(100)
+            .map(f.as_fd())
+            .unwrap();
         let mut buf = [0u8; 100];
         r.read_at(0, &mut buf).unwrap();
         assert_eq!(&buf[..], &data[4097..4197]);
@@ -958,11 +975,17 @@ mod tests {
 
     #[test]
     fn advice_numbers_round_trip_and_refuse_destructive_values() {
-        assert_eq!(Advice::from_raw(libc::MADV_SEQUENTIAL).unwrap(), Advice::Sequential);
+        assert_eq!(
+            Advice::from_raw(libc::MADV_SEQUENTIAL).unwrap(),
+            Advice::Sequential
+        );
         let err = Advice::from_raw(libc::MADV_DONTNEED).unwrap_err();
         assert!(err.to_string().contains("destructive"));
         assert!(Advice::from_raw(9999).is_err());
-        assert_eq!(UncheckedAdvice::from_raw(libc::MADV_DONTNEED).unwrap(), UncheckedAdvice::DontNeed);
+        assert_eq!(
+            UncheckedAdvice::from_raw(libc::MADV_DONTNEED).unwrap(),
+            UncheckedAdvice::DontNeed
+        );
         assert!(UncheckedAdvice::from_raw(libc::MADV_SEQUENTIAL).is_err());
     }
 }

@@ -53,7 +53,10 @@ impl Interest {
     /// [`Error::InvalidArgument`] for other bits.
     pub fn from_bits(bits: u32) -> Result<Interest> {
         if bits & !7 != 0 {
-            return Err(Error::invalid("register", format!("unknown interest bits {bits:#x}")));
+            return Err(Error::invalid(
+                "register",
+                format!("unknown interest bits {bits:#x}"),
+            ));
         }
         Ok(Interest(bits))
     }
@@ -299,7 +302,14 @@ impl Selector {
     /// reserved token; [`Error::Io`] with `EEXIST` when `fd` is already registered, `EPERM` for
     /// a regular file (epoll does not watch files).
     pub fn register(&self, fd: BorrowedFd<'_>, token: Token, interest: Interest, mode: Mode) -> Result<()> {
-        self.ctl("register", libc::EPOLL_CTL_ADD, fd.as_raw_fd(), token, interest, mode)
+        self.ctl(
+            "register",
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            token,
+            interest,
+            mode,
+        )
     }
 
     /// Changes a registration's token, interest or mode (and re-arms a one-shot one).
@@ -310,17 +320,43 @@ impl Selector {
     /// when `fd` is not registered.
     pub fn reregister(&self, fd: BorrowedFd<'_>, token: Token, interest: Interest, mode: Mode) -> Result<()> {
         if mode.0 & Mode::EXCLUSIVE.0 != 0 {
-            return Err(Error::invalid("reregister", "EXCLUSIVE can only be set at registration"));
+            return Err(Error::invalid(
+                "reregister",
+                "EXCLUSIVE can only be set at registration",
+            ));
         }
-        self.ctl("reregister", libc::EPOLL_CTL_MOD, fd.as_raw_fd(), token, interest, mode)
+        self.ctl(
+            "reregister",
+            libc::EPOLL_CTL_MOD,
+            fd.as_raw_fd(),
+            token,
+            interest,
+            mode,
+        )
     }
 
-    fn ctl(&self, op: &'static str, ctl: i32, fd: RawFd, token: Token, interest: Interest, mode: Mode) -> Result<()> {
+    fn ctl(
+        &self,
+        op: &'static str,
+        ctl: i32,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        mode: Mode,
+    ) -> Result<()> {
         self.check_open(op)?;
         if token == Token::WAKER {
             return Err(Error::invalid(op, "token u64::MAX is reserved for the waker"));
         }
-        epoll::ctl(&self.epfd, ctl, fd, interest.epoll() | mode.epoll(), token.0).map_err(|e| Error::os(op, e))
+        let mut events = interest.epoll() | mode.epoll();
+        if mode.0 & Mode::EXCLUSIVE.0 != 0 {
+            // epoll_ctl(2): EPOLLEXCLUSIVE allows only EPOLLIN, EPOLLOUT, EPOLLWAKEUP and EPOLLET.
+            if interest.0 & Interest::PRIORITY.0 != 0 {
+                return Err(Error::invalid(op, "EXCLUSIVE cannot be combined with PRIORITY"));
+            }
+            events &= !(libc::EPOLLRDHUP as u32);
+        }
+        epoll::ctl(&self.epfd, ctl, fd, events, token.0).map_err(|e| Error::os(op, e))
     }
 
     /// Stops watching `fd`.

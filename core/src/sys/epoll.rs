@@ -4,7 +4,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-
 pub(crate) fn create() -> io::Result<OwnedFd> {
     // SAFETY: epoll_create1 takes no pointers.
     let fd = unsafe { syscall!(epoll_create1(libc::EPOLL_CLOEXEC)) }?;
@@ -19,7 +18,11 @@ pub(crate) fn ctl(epfd: &OwnedFd, op: libc::c_int, fd: RawFd, events: u32, data:
 }
 
 /// One `epoll_wait`; returns the number of events written into `buf`.
-pub(crate) fn wait(epfd: &OwnedFd, buf: &mut Vec<libc::epoll_event>, timeout_ms: libc::c_int) -> io::Result<usize> {
+pub(crate) fn wait(
+    epfd: &OwnedFd,
+    buf: &mut Vec<libc::epoll_event>,
+    timeout_ms: libc::c_int,
+) -> io::Result<usize> {
     buf.clear();
     let cap = buf.capacity().min(libc::c_int::MAX as usize) as libc::c_int;
     // SAFETY: `buf` has capacity for `cap` events; the kernel writes at most that many.

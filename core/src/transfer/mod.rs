@@ -191,7 +191,9 @@ fn unsupported(src: FdKind, dst: FdKind) -> &'static AtomicU8 {
 enum Step {
     Moved(Progress),
     /// The route cannot serve this pair; nothing was moved. Try the next one.
-    Fallback { kind_wide: bool },
+    Fallback {
+        kind_wide: bool,
+    },
 }
 
 #[derive(Clone, Copy, Default)]
@@ -272,7 +274,10 @@ fn failed(job: &Job, route: Route, e: io::Error, done: u64) -> Result<Step> {
 /// open, source readable, target writable.
 fn classify_descriptors(job: &Job) -> Result<(FdFlags, FdFlags)> {
     let op = job.op();
-    let closed = |_| Error::Closed { op, what: "descriptor" };
+    let closed = |_| Error::Closed {
+        op,
+        what: "descriptor",
+    };
     let (src, dst) = match job.dir {
         Direction::To => {
             let s = FdFlags::get(job.src).map_err(closed)?;
@@ -299,8 +304,19 @@ fn classify_descriptors(job: &Job) -> Result<(FdFlags, FdFlags)> {
 ///
 /// [`Error::Closed`], [`Error::NotReadable`], [`Error::NotWritable`], then
 /// [`Error::InvalidArgument`] for a negative position or count.
-pub fn check_transfer_to_args(src: BorrowedFd<'_>, position: i64, count: i64, target: BorrowedFd<'_>) -> Result<(u64, u64)> {
-    check_args(Direction::To, src.as_raw_fd(), target.as_raw_fd(), position, count)
+pub fn check_transfer_to_args(
+    src: BorrowedFd<'_>,
+    position: i64,
+    count: i64,
+    target: BorrowedFd<'_>,
+) -> Result<(u64, u64)> {
+    check_args(
+        Direction::To,
+        src.as_raw_fd(),
+        target.as_raw_fd(),
+        position,
+        count,
+    )
 }
 
 /// Like [`check_transfer_to_args`], in `FileChannel.transferFrom`'s order.
@@ -308,8 +324,19 @@ pub fn check_transfer_to_args(src: BorrowedFd<'_>, position: i64, count: i64, ta
 /// # Errors
 ///
 /// As [`check_transfer_to_args`].
-pub fn check_transfer_from_args(target: BorrowedFd<'_>, src: BorrowedFd<'_>, position: i64, count: i64) -> Result<(u64, u64)> {
-    check_args(Direction::From, src.as_raw_fd(), target.as_raw_fd(), position, count)
+pub fn check_transfer_from_args(
+    target: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    position: i64,
+    count: i64,
+) -> Result<(u64, u64)> {
+    check_args(
+        Direction::From,
+        src.as_raw_fd(),
+        target.as_raw_fd(),
+        position,
+        count,
+    )
 }
 
 fn check_args(dir: Direction, src: RawFd, dst: RawFd, position: i64, count: i64) -> Result<(u64, u64)> {
@@ -366,7 +393,12 @@ fn check_args(dir: Direction, src: RawFd, dst: RawFd, position: i64, count: i64)
 /// assert_eq!(s, "23456789");
 /// # Ok(()) }
 /// ```
-pub fn transfer_to(src: BorrowedFd<'_>, position: u64, count: u64, target: BorrowedFd<'_>) -> Result<Transfer> {
+pub fn transfer_to(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> Result<Transfer> {
     let job = Job {
         src: src.as_raw_fd(),
         dst: target.as_raw_fd(),
@@ -390,7 +422,12 @@ pub fn transfer_to(src: BorrowedFd<'_>, position: u64, count: u64, target: Borro
 /// [`Error::Closed`], [`Error::NotReadable`], [`Error::NotWritable`] (target open, source open,
 /// source readable, target writable); [`Error::Io`] with `ESPIPE` when `target` is not a regular
 /// file; [`Error::Io`] otherwise.
-pub fn transfer_from(target: BorrowedFd<'_>, src: BorrowedFd<'_>, position: u64, count: u64) -> Result<Transfer> {
+pub fn transfer_from(
+    target: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+) -> Result<Transfer> {
     let job = Job {
         src: src.as_raw_fd(),
         dst: target.as_raw_fd(),
@@ -410,7 +447,12 @@ pub fn transfer_from(target: BorrowedFd<'_>, src: BorrowedFd<'_>, position: u64,
 ///
 /// As [`transfer_to`]. An error after some bytes moved is still reported (the count is lost
 /// with it; use [`transfer_to`] in a loop to keep it).
-pub fn transfer_all(src: BorrowedFd<'_>, position: u64, count: u64, target: BorrowedFd<'_>) -> Result<Transfer> {
+pub fn transfer_all(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> Result<Transfer> {
     let count = clamp_count(position, count);
     let mut total = Transfer {
         bytes: 0,
@@ -552,8 +594,18 @@ fn plan_to(job: &Job) -> Result<Option<Plan>> {
                 Route::MmapWrite,
                 Route::ReadWrite,
             ],
-            FdKind::Pipe => &[Route::Sendfile, Route::SpliceDirect, Route::MmapWrite, Route::ReadWrite],
-            _ => &[Route::Sendfile, Route::SpliceViaPipe, Route::MmapWrite, Route::ReadWrite],
+            FdKind::Pipe => &[
+                Route::Sendfile,
+                Route::SpliceDirect,
+                Route::MmapWrite,
+                Route::ReadWrite,
+            ],
+            _ => &[
+                Route::Sendfile,
+                Route::SpliceViaPipe,
+                Route::MmapWrite,
+                Route::ReadWrite,
+            ],
         }
     };
     Ok(Some(Plan {
@@ -661,7 +713,16 @@ fn splice_direct(job: &Job) -> Result<Step> {
         let res = retry_eintr(|| {
             let (off_in, off_out) = offsets(job, &mut off);
             // SAFETY: offsets are valid or null; descriptors are plain numbers.
-            unsafe { syscall!(splice(job.src, off_in, job.dst, off_out, want, libc::SPLICE_F_MOVE)) }
+            unsafe {
+                syscall!(splice(
+                    job.src,
+                    off_in,
+                    job.dst,
+                    off_out,
+                    want,
+                    libc::SPLICE_F_MOVE
+                ))
+            }
         });
         match res {
             Ok(0) => break,
@@ -685,9 +746,22 @@ fn splice_via_pipe(job: &Job) -> Result<Step> {
         while done < job.count {
             let want = ((job.count - done) as usize).min(p.capacity());
             let filled = retry_eintr(|| {
-                let off_in = if job.dir == Direction::To { &mut off as *mut i64 } else { ptr::null_mut() };
+                let off_in = if job.dir == Direction::To {
+                    &mut off as *mut i64
+                } else {
+                    ptr::null_mut()
+                };
                 // SAFETY: `off_in` is valid or null; the pipe's write end is ours.
-                unsafe { syscall!(splice(job.src, off_in, p.write_fd(), ptr::null_mut(), want, libc::SPLICE_F_MOVE)) }
+                unsafe {
+                    syscall!(splice(
+                        job.src,
+                        off_in,
+                        p.write_fd(),
+                        ptr::null_mut(),
+                        want,
+                        libc::SPLICE_F_MOVE
+                    ))
+                }
             });
             let mut pending = match filled {
                 Ok(0) => break,
@@ -696,9 +770,22 @@ fn splice_via_pipe(job: &Job) -> Result<Step> {
             };
             while pending > 0 {
                 let drained = retry_eintr(|| {
-                    let off_out = if job.dir == Direction::From { &mut off as *mut i64 } else { ptr::null_mut() };
+                    let off_out = if job.dir == Direction::From {
+                        &mut off as *mut i64
+                    } else {
+                        ptr::null_mut()
+                    };
                     // SAFETY: `off_out` is valid or null; the pipe's read end is ours.
-                    unsafe { syscall!(splice(p.read_fd(), ptr::null_mut(), job.dst, off_out, pending, libc::SPLICE_F_MOVE)) }
+                    unsafe {
+                        syscall!(splice(
+                            p.read_fd(),
+                            ptr::null_mut(),
+                            job.dst,
+                            off_out,
+                            pending,
+                            libc::SPLICE_F_MOVE
+                        ))
+                    }
                 });
                 match drained {
                     Ok(n) if n > 0 => {
@@ -733,7 +820,12 @@ fn splice_via_pipe(job: &Job) -> Result<Step> {
 
 /// Writes all of `[ptr, ptr + len)` to `fd` (at `offset` when given). Returns the bytes written
 /// and whether the writer stopped because the target would block or took a short write.
-fn write_out(fd: RawFd, buf: *const u8, len: usize, mut offset: Option<i64>) -> (usize, Option<io::Error>, bool) {
+fn write_out(
+    fd: RawFd,
+    buf: *const u8,
+    len: usize,
+    mut offset: Option<i64>,
+) -> (usize, Option<io::Error>, bool) {
     let mut written = 0usize;
     while written < len {
         let res = retry_eintr(|| {
@@ -775,10 +867,16 @@ fn mmap_write_to(job: &Job) -> Result<Step> {
     let mut done = 0u64;
     while pos < end {
         let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
-        let map = match MmapOptions::new().offset(pos).len(chunk).map_raw_read_only(job.src) {
+        let map = match MmapOptions::new()
+            .offset(pos)
+            .len(chunk)
+            .map_raw_read_only(job.src)
+        {
             Ok(map) => map,
             Err(e) if done == 0 => {
-                return if is_fallback_errno(e.raw_os_error().unwrap_or(0)) || e.raw_os_error() == Some(libc::EACCES) {
+                return if is_fallback_errno(e.raw_os_error().unwrap_or(0))
+                    || e.raw_os_error() == Some(libc::EACCES)
+                {
                     Ok(Step::Fallback { kind_wide: false })
                 } else {
                     Err(Error::os(job.op(), e))
@@ -818,7 +916,11 @@ fn mmap_write_from(job: &Job) -> Result<Step> {
     let mut res = Ok(());
     while pos < end {
         let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
-        let map = match MmapOptions::new().offset(pos).len(chunk).map_raw_read_only(job.src) {
+        let map = match MmapOptions::new()
+            .offset(pos)
+            .len(chunk)
+            .map_raw_read_only(job.src)
+        {
             Ok(map) => map,
             Err(_) if pos == start => return Ok(Step::Fallback { kind_wide: false }),
             Err(_) => break,
@@ -922,7 +1024,10 @@ impl SpliceFlags {
     pub fn from_bits(bits: u32) -> Result<SpliceFlags> {
         let known = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE;
         if bits & !known != 0 {
-            return Err(Error::invalid("splice", format!("unknown splice flags {bits:#x}")));
+            return Err(Error::invalid(
+                "splice",
+                format!("unknown splice flags {bits:#x}"),
+            ));
         }
         Ok(SpliceFlags(bits))
     }
@@ -944,7 +1049,8 @@ fn offset_ptr(op: &'static str, offset: Option<&mut u64>) -> Result<(*mut i64, O
     match offset {
         None => Ok((ptr::null_mut(), None)),
         Some(o) => {
-            let v = i64::try_from(*o).map_err(|_| Error::invalid(op, "offset exceeds a 64-bit file offset"))?;
+            let v =
+                i64::try_from(*o).map_err(|_| Error::invalid(op, "offset exceeds a 64-bit file offset"))?;
             Ok((o as *mut u64 as *mut i64, Some(v)))
         }
     }
@@ -965,7 +1071,12 @@ fn direct_call(op: &'static str, mut f: impl FnMut() -> io::Result<isize>) -> Re
 ///
 /// [`Error::WouldBlock`] when a non-blocking `out_fd` is full; [`Error::Closed`] for `EBADF`;
 /// [`Error::Io`] otherwise (`EPIPE` for a vanished peer, never a `SIGPIPE` death).
-pub fn sendfile(out_fd: BorrowedFd<'_>, in_fd: BorrowedFd<'_>, offset: Option<&mut u64>, count: usize) -> Result<usize> {
+pub fn sendfile(
+    out_fd: BorrowedFd<'_>,
+    in_fd: BorrowedFd<'_>,
+    offset: Option<&mut u64>,
+    count: usize,
+) -> Result<usize> {
     let (off, _) = offset_ptr("sendfile", offset)?;
     let count = count.min(MAX_DIRECT_TRANSFER as usize);
     direct_call("sendfile", || {
@@ -992,7 +1103,16 @@ pub fn splice(
     let (pout, _) = offset_ptr("splice", off_out)?;
     direct_call("splice", || {
         // SAFETY: offsets are null or point to the caller's u64s, valid for the call.
-        unsafe { syscall!(splice(fd_in.as_raw_fd(), pin, fd_out.as_raw_fd(), pout, len, flags.bits())) }
+        unsafe {
+            syscall!(splice(
+                fd_in.as_raw_fd(),
+                pin,
+                fd_out.as_raw_fd(),
+                pout,
+                len,
+                flags.bits()
+            ))
+        }
     })
 }
 
@@ -1066,7 +1186,10 @@ pub fn transfer_to_with_header(
         would_block: sent < header.len(),
     };
     if sent < header.len() {
-        return Ok(HeaderTransfer { header: sent, body: none });
+        return Ok(HeaderTransfer {
+            header: sent,
+            body: none,
+        });
     }
     let body = if count > 0 {
         transfer_to(src, position, count, target)?

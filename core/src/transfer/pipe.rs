@@ -34,7 +34,11 @@ impl SplicePipe {
             // SAFETY: F_GETPIPE_SZ takes no argument.
             Err(_) => unsafe { syscall!(fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ)) }? as usize,
         };
-        Ok(SplicePipe { read, write, capacity })
+        Ok(SplicePipe {
+            read,
+            write,
+            capacity,
+        })
     }
 
     pub(crate) fn read_fd(&self) -> RawFd {
@@ -86,7 +90,9 @@ thread_local! {
 /// a pipe that is not clean is closed and replaced on the next use.
 pub(crate) fn with_pipe<T>(f: impl FnOnce(&SplicePipe) -> (T, bool)) -> io::Result<T> {
     PIPE.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(|_| io::Error::from_raw_os_error(libc::EBUSY))?;
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| io::Error::from_raw_os_error(libc::EBUSY))?;
         if slot.is_none() {
             *slot = Some(SplicePipe::new()?);
         }
@@ -170,7 +176,10 @@ impl SigpipeShield {
         };
         let set = sigpipe_set();
         if epipe {
-            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
             // SAFETY: `set` and `zero` are valid; a null siginfo pointer is allowed.
             unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };
         }

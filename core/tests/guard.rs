@@ -1,0 +1,136 @@
+//! The truncation guard and file leases.
+
+mod support;
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use support::{file_with, pattern};
+use zcopy::{ErrorKind, FileLease, MapMode, MapOptions};
+
+/// Without the guard, this process would die of SIGBUS at the read below.
+#[test]
+fn a_truncated_file_reads_zeros_and_the_region_reports_it() {
+    zcopy::guard::install().unwrap();
+    zcopy::guard::install().unwrap(); // idempotent
+    assert!(zcopy::guard::is_installed());
+    let data = pattern(4 * 4096);
+    let (_tmp, f) = file_with(&data);
+    let r = MapOptions::new(MapMode::ReadOnly).map(f.as_fd()).unwrap();
+    f.set_len(4096).unwrap();
+    // A raw read of a page past the new end, as a memoryview or numpy would do it.
+    // SAFETY: the address lies in the region; the guard absorbs the SIGBUS.
+    let byte = unsafe { r.as_ptr().add(2 * 4096 + 5).read_volatile() };
+    assert_eq!(byte, 0);
+    assert!(r.is_truncated());
+    assert_eq!(r.force().unwrap_err().kind(), ErrorKind::Truncated);
+    let e = r.read_at(0, &mut [0u8; 4]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Truncated);
+    assert!(e.to_string().contains("truncated"), "{e}");
+    // The page before the new end still shows the file.
+    // SAFETY: inside the region and inside the file.
+    assert_eq!(unsafe { r.as_ptr().add(100).read_volatile() }, data[100]);
+}
+
+#[test]
+fn writes_past_a_truncated_end_do_not_kill_either() {
+    zcopy::guard::install().unwrap();
+    let (_tmp, f) = file_with(&pattern(3 * 4096));
+    let r = MapOptions::new(MapMode::ReadWrite).map(f.as_fd()).unwrap();
+    f.set_len(0).unwrap();
+    // SAFETY: the address lies in the region; the guard absorbs the SIGBUS.
+    unsafe { r.as_mut_ptr().add(4096).write_volatile(1) };
+    assert!(r.is_truncated());
+    assert_eq!(
+        std::fs::metadata(_tmp.path()).unwrap().len(),
+        0,
+        "nothing reached the file"
+    );
+}
+
+/// A SIGBUS outside zcopy's regions still ends the process the way it would have (checked in a
+/// child process, which must die of SIGBUS, not hang or exit normally).
+#[test]
+fn faults_outside_zcopy_regions_keep_their_default_action() {
+    if std::env::var_os("ZCOPY_GUARD_CHILD").is_some() {
+        zcopy::guard::install().unwrap();
+        let (_tmp, f) = file_with(&pattern(2 * 4096));
+        // SAFETY: only read through below, deliberately past the end.
+        let map = unsafe { memmap_outside_zcopy(&f) };
+        f.set_len(0).unwrap();
+        // SAFETY: deliberately touching a page past the end of a mapping zcopy does not own.
+        let _ = unsafe { map.add(4096).read_volatile() };
+        std::process::exit(0); // must not be reached
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "faults_outside_zcopy_regions_keep_their_default_action",
+        ])
+        .env("ZCOPY_GUARD_CHILD", "1")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{:?}", out.status);
+}
+
+/// Maps `f` with a plain mmap that zcopy knows nothing about.
+///
+/// # Safety
+///
+/// The mapping is leaked; the caller only reads through the pointer.
+unsafe fn memmap_outside_zcopy(f: &File) -> *const u8 {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a fresh shared read-only mapping of an open file.
+    unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            2 * 4096,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        ) as *const u8
+    }
+}
+
+#[test]
+fn a_lease_holder_is_told_before_truncation() {
+    let (tmp, f) = file_with(&pattern(4096));
+    drop(f);
+    // Close every writable descriptor: a read lease needs the file to have no writer.
+    let tmp = tmp.into_temp_path();
+    let ro = File::open(&tmp).unwrap();
+    let lease = match FileLease::read(ro.as_fd()) {
+        Ok(lease) => lease,
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => panic!("another writer holds the file: {e}"),
+        Err(e) => {
+            // Leases are not available everywhere (overlay and network file systems).
+            eprintln!("skipped: leases unsupported here: {e}");
+            return;
+        }
+    };
+    assert!(!lease.is_breaking().unwrap());
+    let path = tmp.to_path_buf();
+    let truncator = std::thread::spawn(move || {
+        // Blocks until the lease is released (or lease-break-time passes).
+        File::options().write(true).truncate(true).open(path).unwrap();
+    });
+    let mut told = false;
+    for _ in 0..200 {
+        if lease.is_breaking().unwrap() {
+            told = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(told, "the lease break was not reported");
+    assert!(
+        !truncator.is_finished(),
+        "the truncation must wait for the holder"
+    );
+    lease.release().unwrap();
+    truncator.join().unwrap();
+    assert_eq!(std::fs::metadata(&tmp).unwrap().len(), 0);
+}

@@ -1,0 +1,564 @@
+//! Transfers: JDK semantics, the method chosen for each descriptor pair, non-blocking targets,
+//! vanished peers, bad descriptors.
+
+mod support;
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+
+use support::{closed_fd, drain, file_with, pattern, pipe, set_nonblocking, tcp_pair};
+use zcopy::{
+    check_transfer_from_args, check_transfer_to_args, last_method, transfer_all, transfer_from, transfer_to,
+    transfer_to_with_header, ErrorKind, SpliceFlags, TransferMethod,
+};
+
+fn contents(f: &mut File) -> Vec<u8> {
+    let mut v = Vec::new();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
+fn position(f: &File) -> u64 {
+    // SAFETY: lseek on an open descriptor.
+    unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_CUR) as u64 }
+}
+
+#[test]
+fn file_to_file_uses_copy_file_range_and_keeps_the_source_position() {
+    let data = pattern(1 << 20);
+    let (_s, mut src) = file_with(&data);
+    src.seek(SeekFrom::Start(123)).unwrap();
+    let (_d, mut dst) = file_with(b"");
+    let t = transfer_to(src.as_fd(), 1000, 500_000, dst.as_fd()).unwrap();
+    assert_eq!(t.bytes, 500_000);
+    assert_eq!(t.method, TransferMethod::CopyFileRange);
+    assert_eq!(last_method(), TransferMethod::CopyFileRange);
+    assert_eq!(position(&src), 123, "the source position must not move");
+    assert_eq!(position(&dst), 500_000, "the target position advances");
+    assert_eq!(contents(&mut dst), &data[1000..501_000]);
+}
+
+#[test]
+fn count_is_clamped_and_positions_past_the_end_move_nothing() {
+    let data = pattern(10_000);
+    let (_s, src) = file_with(&data);
+    let (_d, mut dst) = file_with(b"");
+    assert_eq!(
+        transfer_to(src.as_fd(), 9_000, u64::MAX, dst.as_fd())
+            .unwrap()
+            .bytes,
+        1_000
+    );
+    for pos in [10_000, 10_001, u64::MAX] {
+        let t = transfer_to(src.as_fd(), pos, 10, dst.as_fd()).unwrap();
+        assert_eq!((t.bytes, t.method), (0, TransferMethod::None), "position {pos}");
+    }
+    assert_eq!(transfer_to(src.as_fd(), 0, 0, dst.as_fd()).unwrap().bytes, 0);
+    assert_eq!(contents(&mut dst), &data[9_000..]);
+}
+
+#[test]
+fn file_to_socket_uses_sendfile() {
+    let data = pattern(3 << 20);
+    let (_s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    let reader = drain(server);
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, client.as_fd()).unwrap();
+    assert_eq!(t.bytes, data.len() as u64);
+    assert_eq!(t.method, TransferMethod::Sendfile);
+    drop(client);
+    assert_eq!(reader.join().unwrap(), data);
+}
+
+#[test]
+fn file_to_unix_socket_and_pipe() {
+    let data = pattern(200_000);
+    let (_s, src) = file_with(&data);
+    let (a, b) = UnixStream::pair().unwrap();
+    let reader = drain(b);
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, a.as_fd()).unwrap();
+    assert_eq!(t.bytes, data.len() as u64);
+    assert!(t.method.is_zero_copy(), "{}", t.method);
+    drop(a);
+    assert_eq!(reader.join().unwrap(), data);
+
+    let (r, w) = pipe();
+    let reader = drain(r);
+    let t = transfer_all(src.as_fd(), 5, data.len() as u64, w.as_fd()).unwrap();
+    assert_eq!(t.bytes, data.len() as u64 - 5);
+    assert!(t.method.is_zero_copy(), "{}", t.method);
+    drop(w);
+    assert_eq!(reader.join().unwrap(), &data[5..]);
+}
+
+#[test]
+fn append_mode_targets_fall_back_to_writes() {
+    let data = pattern(100_000);
+    let (_s, src) = file_with(&data);
+    let (d, _) = file_with(b"head:");
+    let dst = File::options().append(true).open(d.path()).unwrap();
+    let t = transfer_to(src.as_fd(), 0, 100_000, dst.as_fd()).unwrap();
+    assert_eq!(t.bytes, 100_000);
+    assert_eq!(t.method, TransferMethod::MmapWrite);
+    let t = transfer_to(src.as_fd(), 0, 100, dst.as_fd()).unwrap();
+    assert_eq!(
+        t.method,
+        TransferMethod::ReadWrite,
+        "small counts skip the mapping"
+    );
+    let mut expected = b"head:".to_vec();
+    expected.extend_from_slice(&data);
+    expected.extend_from_slice(&data[..100]);
+    assert_eq!(std::fs::read(d.path()).unwrap(), expected);
+}
+
+#[test]
+fn files_that_report_size_zero_are_read_until_they_end() {
+    let src = File::open("/proc/self/status").unwrap();
+    let (_d, mut dst) = file_with(b"");
+    let t = transfer_to(src.as_fd(), 0, 1 << 20, dst.as_fd()).unwrap();
+    assert!(t.bytes > 100, "moved {}", t.bytes);
+    assert_eq!(t.method, TransferMethod::ReadWrite);
+    assert!(String::from_utf8(contents(&mut dst)).unwrap().contains("VmRSS"));
+}
+
+#[test]
+fn non_blocking_target_gets_short_counts_and_zero_never_loses_a_byte() {
+    let data = pattern(8 << 20);
+    let (_s, src) = file_with(&data);
+    let (client, mut server) = tcp_pair();
+    set_nonblocking(&client);
+    let mut sent = 0u64;
+    let mut received = Vec::new();
+    let mut saw_would_block = false;
+    let mut buf = vec![0u8; 1 << 20];
+    while sent < data.len() as u64 {
+        let t = transfer_to(src.as_fd(), sent, data.len() as u64 - sent, client.as_fd()).unwrap();
+        if t.bytes == 0 {
+            assert!(t.would_block);
+            saw_would_block = true;
+            let n = server.read(&mut buf).unwrap();
+            received.extend_from_slice(&buf[..n]);
+        }
+        sent += t.bytes;
+    }
+    drop(client);
+    server.read_to_end(&mut received).unwrap();
+    assert!(
+        saw_would_block,
+        "an 8 MiB send into an unread socket should fill it"
+    );
+    assert_eq!(received, data);
+}
+
+#[test]
+fn transfer_all_waits_for_a_non_blocking_target() {
+    let data = pattern(6 << 20);
+    let (_s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    set_nonblocking(&client);
+    let reader = drain(server);
+    let t = transfer_all(src.as_fd(), 0, u64::MAX, client.as_fd()).unwrap();
+    assert_eq!(t.bytes, data.len() as u64);
+    drop(client);
+    assert_eq!(reader.join().unwrap(), data);
+}
+
+#[test]
+fn transfer_to_moves_at_most_the_direct_maximum_and_transfer_all_moves_more() {
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    let size = zcopy::MAX_DIRECT_TRANSFER + 4096 * 3;
+    tmp.as_file().set_len(size).unwrap(); // sparse: cheap to copy on most file systems
+    std::os::unix::fs::FileExt::write_all_at(tmp.as_file(), b"tail", size - 4).unwrap();
+    let (r, w) = pipe();
+    // A pipe target, read by a thread that only counts, keeps the test from writing 2 GiB to disk.
+    let counter = std::thread::spawn(move || {
+        let mut r = r;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        let mut last = Vec::new();
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            last = buf[n.saturating_sub(4)..n].to_vec();
+        }
+        (total, last)
+    });
+    let t = transfer_to(tmp.as_file().as_fd(), 0, u64::MAX, w.as_fd()).unwrap();
+    assert_eq!(t.bytes, zcopy::MAX_DIRECT_TRANSFER);
+    let rest = transfer_all(tmp.as_file().as_fd(), t.bytes, u64::MAX, w.as_fd()).unwrap();
+    assert_eq!(rest.bytes, size - zcopy::MAX_DIRECT_TRANSFER);
+    drop(w);
+    let (total, last) = counter.join().unwrap();
+    assert_eq!(total, size);
+    assert_eq!(last, b"tail");
+}
+
+#[test]
+fn transfer_from_file_reads_the_source_position_and_leaves_the_target_position() {
+    let data = pattern(300_000);
+    let (_s, mut src) = file_with(&data);
+    src.seek(SeekFrom::Start(1000)).unwrap();
+    let (_d, mut dst) = file_with(b"0123456789");
+    dst.seek(SeekFrom::Start(3)).unwrap();
+    let t = transfer_from(dst.as_fd(), src.as_fd(), 5, 200_000).unwrap();
+    assert_eq!(t.bytes, 200_000);
+    assert_eq!(t.method, TransferMethod::CopyFileRange);
+    assert_eq!(position(&src), 201_000, "the source position advances");
+    assert_eq!(position(&dst), 3, "the target position does not");
+    let got = contents(&mut dst);
+    assert_eq!(&got[..5], b"01234");
+    assert_eq!(&got[5..], &data[1000..201_000]);
+    // Past the end of the target: the file grows.
+    let t = transfer_from(dst.as_fd(), src.as_fd(), 1_000_000, 10).unwrap();
+    assert_eq!(t.bytes, 10);
+    assert_eq!(std::fs::metadata(_d.path()).unwrap().len(), 1_000_010);
+    // Count is not clamped to the target; the source's end stops it.
+    src.seek(SeekFrom::Start(299_990)).unwrap();
+    assert_eq!(
+        transfer_from(dst.as_fd(), src.as_fd(), 0, 1 << 30).unwrap().bytes,
+        10
+    );
+    assert_eq!(
+        transfer_from(dst.as_fd(), src.as_fd(), 0, 1 << 30).unwrap().bytes,
+        0
+    );
+}
+
+#[test]
+fn transfer_from_socket_and_pipe_uses_splice() {
+    let data = pattern(2 << 20);
+    let (_d, mut dst) = file_with(b"");
+    let (mut client, server) = tcp_pair();
+    let payload = data.clone();
+    let writer = std::thread::spawn(move || client.write_all(&payload).unwrap());
+    let mut done = 0u64;
+    while done < data.len() as u64 {
+        let t = transfer_from(dst.as_fd(), server.as_fd(), done, data.len() as u64 - done).unwrap();
+        assert_eq!(t.method, TransferMethod::Splice);
+        done += t.bytes;
+    }
+    writer.join().unwrap();
+    assert_eq!(contents(&mut dst), data);
+
+    let (r, mut w) = pipe();
+    let payload = data[..100_000].to_vec();
+    let writer = std::thread::spawn(move || w.write_all(&payload).unwrap());
+    let (_d2, mut dst2) = file_with(b"");
+    let t = transfer_from(dst2.as_fd(), r.as_fd(), 0, 1 << 30).unwrap();
+    writer.join().unwrap();
+    assert_eq!(t.method, TransferMethod::Splice);
+    assert_eq!(t.bytes, 100_000, "a blocking source is read until it ends");
+    assert_eq!(contents(&mut dst2), &data[..100_000]);
+}
+
+#[test]
+fn transfer_from_non_blocking_socket_returns_zero_when_empty() {
+    let (_d, dst) = file_with(b"");
+    let (mut client, server) = tcp_pair();
+    set_nonblocking(&server);
+    let t = transfer_from(dst.as_fd(), server.as_fd(), 0, 1000).unwrap();
+    assert_eq!((t.bytes, t.would_block), (0, true));
+    client.write_all(b"hello").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let t = transfer_from(dst.as_fd(), server.as_fd(), 0, 1000).unwrap();
+    assert_eq!(t.bytes, 5);
+    assert!(t.would_block);
+}
+
+#[test]
+fn vanished_peer_is_an_error_and_the_source_is_untouched() {
+    let data = pattern(4 << 20);
+    let (s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    drop(server);
+    let mut err = None;
+    for _ in 0..100 {
+        match transfer_to(src.as_fd(), 0, data.len() as u64, client.as_fd()) {
+            Ok(_) => continue,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("sending to a closed peer must fail");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET)),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(s.path()).unwrap(), data);
+}
+
+/// Runs in a child process with SIGPIPE at its default action (which kills): the transfer must
+/// return EPIPE instead. The parent checks that the child exited normally.
+#[test]
+fn sigpipe_does_not_kill_a_process_that_did_not_ignore_it() {
+    if std::env::var_os("ZCOPY_SIGPIPE_CHILD").is_some() {
+        // SAFETY: restoring the default disposition of a signal.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let (_s, src) = file_with(&pattern(1 << 20));
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let err = transfer_to(src.as_fd(), 0, 1 << 20, a.as_fd()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+        let (r, w) = pipe();
+        drop(r);
+        let err = zcopy::splice(
+            src.as_fd(),
+            Some(&mut 0),
+            w.as_fd(),
+            None,
+            4096,
+            SpliceFlags::NONE,
+        )
+        .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+        return;
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sigpipe_does_not_kill_a_process_that_did_not_ignore_it",
+            "--nocapture",
+        ])
+        .env("ZCOPY_SIGPIPE_CHILD", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "child ended with {status:?}");
+}
+
+#[test]
+fn bad_descriptors_are_classified_in_jdk_order() {
+    let (s, src) = file_with(&pattern(1000));
+    let (d, dst) = file_with(b"");
+    let kind = |r: zcopy::Result<zcopy::Transfer>| r.unwrap_err().kind();
+    assert_eq!(
+        kind(transfer_to(closed_fd(), 0, 10, dst.as_fd())),
+        ErrorKind::Closed
+    );
+    assert_eq!(
+        kind(transfer_to(src.as_fd(), 0, 10, closed_fd())),
+        ErrorKind::Closed
+    );
+    assert_eq!(
+        kind(transfer_to(src.as_fd(), 0, 0, closed_fd())),
+        ErrorKind::Closed
+    );
+    let wo = File::options().write(true).open(s.path()).unwrap();
+    assert_eq!(
+        kind(transfer_to(wo.as_fd(), 0, 10, dst.as_fd())),
+        ErrorKind::NotReadable
+    );
+    let ro = File::open(d.path()).unwrap();
+    assert_eq!(
+        kind(transfer_to(src.as_fd(), 0, 10, ro.as_fd())),
+        ErrorKind::NotWritable
+    );
+    assert_eq!(
+        kind(transfer_to(wo.as_fd(), 0, 10, ro.as_fd())),
+        ErrorKind::NotReadable
+    );
+    // Wrong kinds of source.
+    let dir = File::open("/").unwrap();
+    assert_eq!(
+        transfer_to(dir.as_fd(), 0, 10, dst.as_fd())
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EISDIR)
+    );
+    let (r, _w) = pipe();
+    assert_eq!(
+        transfer_to(r.as_fd(), 0, 10, dst.as_fd())
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::ESPIPE)
+    );
+    // /dev/zero is a file of endless zeros, as a FileChannel on it would be.
+    let zero = File::open("/dev/zero").unwrap();
+    let t = transfer_to(zero.as_fd(), 0, 10, dst.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (10, TransferMethod::ReadWrite));
+    // transfer_from: target closed, source closed, source not readable, target not writable.
+    assert_eq!(
+        kind(transfer_from(closed_fd(), src.as_fd(), 0, 10)),
+        ErrorKind::Closed
+    );
+    assert_eq!(
+        kind(transfer_from(dst.as_fd(), closed_fd(), 0, 10)),
+        ErrorKind::Closed
+    );
+    assert_eq!(
+        kind(transfer_from(dst.as_fd(), wo.as_fd(), 0, 10)),
+        ErrorKind::NotReadable
+    );
+    assert_eq!(
+        kind(transfer_from(ro.as_fd(), src.as_fd(), 0, 10)),
+        ErrorKind::NotWritable
+    );
+    assert_eq!(
+        kind(transfer_from(ro.as_fd(), wo.as_fd(), 0, 10)),
+        ErrorKind::NotReadable
+    );
+    let (a, _b) = UnixStream::pair().unwrap();
+    assert_eq!(
+        transfer_from(a.as_fd(), src.as_fd(), 0, 10)
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::ESPIPE)
+    );
+}
+
+#[test]
+fn signed_arguments_are_checked_after_descriptors() {
+    let (_s, src) = file_with(&pattern(100));
+    let (_d, dst) = file_with(b"");
+    assert_eq!(
+        check_transfer_to_args(src.as_fd(), 5, 6, dst.as_fd()).unwrap(),
+        (5, 6)
+    );
+    let e = check_transfer_to_args(src.as_fd(), -1, 6, dst.as_fd()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = check_transfer_to_args(src.as_fd(), 1, i64::MIN, dst.as_fd()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = check_transfer_to_args(closed_fd(), -1, 6, dst.as_fd()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Closed);
+    let e = check_transfer_from_args(dst.as_fd(), closed_fd(), -1, 6).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Closed);
+    let e = check_transfer_from_args(dst.as_fd(), src.as_fd(), 0, -6).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn a_stale_hint_for_a_reused_descriptor_number_is_harmless() {
+    let data = pattern(50_000);
+    let (_s, src) = file_with(&data);
+    // First a socket under some number...
+    let (a, b) = UnixStream::pair().unwrap();
+    let reader = drain(b);
+    transfer_all(src.as_fd(), 0, 50_000, a.as_fd()).unwrap();
+    let num = a.as_raw_fd();
+    drop(a);
+    assert_eq!(reader.join().unwrap(), data);
+    // ...then a file, most likely under the same number.
+    let (_d, mut dst) = file_with(b"");
+    let t = transfer_to(src.as_fd(), 0, 50_000, dst.as_fd()).unwrap();
+    assert_eq!(t.bytes, 50_000);
+    assert!(t.method.is_zero_copy());
+    let _ = num;
+    assert_eq!(contents(&mut dst), data);
+}
+
+#[test]
+fn direct_sendfile_splice_and_tee() {
+    let data = pattern(100_000);
+    let (_s, src) = file_with(&data);
+    let (_d, mut dst) = file_with(b"");
+    let mut off = 10u64;
+    let n = zcopy::sendfile(dst.as_fd(), src.as_fd(), Some(&mut off), 1000).unwrap();
+    assert_eq!((n, off), (1000, 1010));
+    assert_eq!(contents(&mut dst), &data[10..1010]);
+
+    let (r1, w1) = pipe();
+    let (r2, w2) = pipe();
+    let mut off = 0u64;
+    let n = zcopy::splice(
+        src.as_fd(),
+        Some(&mut off),
+        w1.as_fd(),
+        None,
+        4096,
+        SpliceFlags::MOVE,
+    )
+    .unwrap();
+    assert_eq!(n, 4096);
+    let n = zcopy::tee(r1.as_fd(), w2.as_fd(), 4096, SpliceFlags::NONE).unwrap();
+    assert_eq!(n, 4096);
+    drop((w1, w2));
+    let (mut r1, mut r2) = (r1, r2);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    r1.read_to_end(&mut x).unwrap();
+    r2.read_to_end(&mut y).unwrap();
+    assert_eq!(x, &data[..4096]);
+    assert_eq!(y, x, "tee duplicates without consuming");
+
+    // Neither side a pipe: EINVAL.
+    let e = zcopy::splice(
+        src.as_fd(),
+        Some(&mut 0),
+        dst.as_fd(),
+        Some(&mut 0),
+        10,
+        SpliceFlags::NONE,
+    )
+    .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    // Non-blocking full target: WouldBlock.
+    let (a, _b) = UnixStream::pair().unwrap();
+    set_nonblocking(&a);
+    let mut off = 0u64;
+    let mut err = None;
+    for _ in 0..10_000 {
+        match zcopy::sendfile(a.as_fd(), src.as_fd(), Some(&mut off), 100_000) {
+            Ok(_) => off = 0,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(err.unwrap().kind(), ErrorKind::WouldBlock);
+}
+
+#[test]
+fn header_and_body_in_one_call() {
+    let data = pattern(100_000);
+    let (_s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    let reader = drain(server);
+    let h = transfer_to_with_header(
+        src.as_fd(),
+        0,
+        100_000,
+        client.as_fd(),
+        b"HTTP/1.1 200 OK\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(h.header, 19);
+    assert_eq!(h.body.bytes, 100_000);
+    drop(client);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..19], b"HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(&got[19..], &data[..]);
+}
+
+#[test]
+fn many_threads_transfer_at_once_through_their_own_pipes() {
+    let data = pattern(1 << 20);
+    let (_s, src) = file_with(&data);
+    let src = std::sync::Arc::new(src);
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let src = src.clone();
+            let expect = data.clone();
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    let (r, w) = pipe();
+                    let reader = drain(r);
+                    let t = transfer_all(src.as_fd(), i * 1000, u64::MAX, w.as_fd()).unwrap();
+                    assert_eq!(t.bytes, expect.len() as u64 - i * 1000);
+                    drop(w);
+                    assert_eq!(reader.join().unwrap(), &expect[(i * 1000) as usize..]);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
