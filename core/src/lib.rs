@@ -31,8 +31,8 @@ pub use region::{Advice, Grow, HugePages, MapMode, MapOptions, MappedRegion, Unc
 pub use selector::{Event, Events, Interest, Mode, Selector, Token};
 pub use transfer::{
     check_transfer_from_args, check_transfer_to_args, last_method, sendfile, splice, tee, transfer_all,
-    transfer_from, transfer_to, transfer_to_with_header, HeaderTransfer, SpliceFlags, Transfer,
-    TransferMethod, MAX_DIRECT_TRANSFER,
+    transfer_all_using, transfer_from, transfer_from_using, transfer_to, transfer_to_using,
+    transfer_to_with_header, HeaderTransfer, SpliceFlags, Transfer, TransferMethod, MAX_DIRECT_TRANSFER,
 };
 
 /// The crate's version, as in `Cargo.toml`.

@@ -562,3 +562,49 @@ fn many_threads_transfer_at_once_through_their_own_pipes() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn every_method_can_be_forced_where_it_applies() {
+    use zcopy::{transfer_all_using, transfer_from_using};
+    let data = pattern(300_000);
+    let (_s, src) = file_with(&data);
+    for method in [
+        TransferMethod::CopyFileRange,
+        TransferMethod::Sendfile,
+        TransferMethod::Splice,
+        TransferMethod::MmapWrite,
+        TransferMethod::ReadWrite,
+    ] {
+        let (_d, mut dst) = file_with(b"");
+        let t = transfer_all_using(method, src.as_fd(), 7, u64::MAX, dst.as_fd()).unwrap();
+        assert_eq!((t.bytes, t.method), (data.len() as u64 - 7, method));
+        assert_eq!(contents(&mut dst), &data[7..], "{method}");
+        if method == TransferMethod::CopyFileRange {
+            continue;
+        }
+        let (client, server) = tcp_pair();
+        let reader = drain(server);
+        let t = transfer_all_using(method, src.as_fd(), 0, u64::MAX, client.as_fd()).unwrap();
+        assert_eq!((t.bytes, t.method), (data.len() as u64, method));
+        drop(client);
+        assert_eq!(reader.join().unwrap(), data, "{method} to a socket");
+    }
+    let (client, _server) = tcp_pair();
+    let e =
+        transfer_all_using(TransferMethod::CopyFileRange, src.as_fd(), 0, 10, client.as_fd()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    // transfer_from: copy_file_range, mmap+write and read/write from a file source.
+    for method in [
+        TransferMethod::CopyFileRange,
+        TransferMethod::MmapWrite,
+        TransferMethod::ReadWrite,
+    ] {
+        let (_s2, mut src2) = file_with(&data);
+        src2.seek(SeekFrom::Start(10)).unwrap();
+        let (_d, mut dst) = file_with(b"");
+        let t = transfer_from_using(method, dst.as_fd(), src2.as_fd(), 0, 100_000).unwrap();
+        assert_eq!((t.bytes, t.method), (100_000, method));
+        assert_eq!(position(&src2), 100_010, "{method} advances the source");
+        assert_eq!(contents(&mut dst), &data[10..100_010]);
+    }
+}

@@ -217,6 +217,8 @@ struct Job {
     position: u64,
     count: u64,
     dir: Direction,
+    /// Run only this method (benchmarks, tests, callers who want one specific path).
+    forced: Option<TransferMethod>,
 }
 
 impl Job {
@@ -349,6 +351,7 @@ fn check_args(dir: Direction, src: RawFd, dst: RawFd, position: i64, count: i64)
         position: 0,
         count: 0,
         dir,
+        forced: None,
     };
     classify_descriptors(&job)?;
     let what = if position < 0 { "position" } else { "count" };
@@ -399,12 +402,40 @@ pub fn transfer_to(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
+    to_job(None, src, position, count, target)
+}
+
+/// [`transfer_to`] with one specific method and no fallback: for benchmarks, tests and callers
+/// who want to know that a given kernel path moved the bytes.
+///
+/// # Errors
+///
+/// As [`transfer_to`]; [`Error::Unsupported`] when `method` cannot serve this pair of
+/// descriptors (`copy_file_range` to a socket, `sendfile` from a file that reports size 0, …).
+pub fn transfer_to_using(
+    method: TransferMethod,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> Result<Transfer> {
+    to_job(Some(method), src, position, count, target)
+}
+
+fn to_job(
+    forced: Option<TransferMethod>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> Result<Transfer> {
     let job = Job {
         src: src.as_raw_fd(),
         dst: target.as_raw_fd(),
         position,
         count: clamp_count(position, count.min(MAX_DIRECT_TRANSFER)),
         dir: Direction::To,
+        forced,
     };
     run_job(job, &TO_HINTS, job.dst)
 }
@@ -428,12 +459,38 @@ pub fn transfer_from(
     position: u64,
     count: u64,
 ) -> Result<Transfer> {
+    from_job(None, target, src, position, count)
+}
+
+/// [`transfer_from`] with one specific method and no fallback.
+///
+/// # Errors
+///
+/// As [`transfer_from`]; [`Error::Unsupported`] when `method` cannot serve this pair.
+pub fn transfer_from_using(
+    method: TransferMethod,
+    target: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+) -> Result<Transfer> {
+    from_job(Some(method), target, src, position, count)
+}
+
+fn from_job(
+    forced: Option<TransferMethod>,
+    target: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+) -> Result<Transfer> {
     let job = Job {
         src: src.as_raw_fd(),
         dst: target.as_raw_fd(),
         position,
         count: clamp_count(position, count),
         dir: Direction::From,
+        forced,
     };
     run_job(job, &FROM_HINTS, job.src)
 }
@@ -453,6 +510,31 @@ pub fn transfer_all(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
+    all(None, src, position, count, target)
+}
+
+/// [`transfer_all`] with one specific method and no fallback.
+///
+/// # Errors
+///
+/// As [`transfer_to_using`].
+pub fn transfer_all_using(
+    method: TransferMethod,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> Result<Transfer> {
+    all(Some(method), src, position, count, target)
+}
+
+fn all(
+    forced: Option<TransferMethod>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> Result<Transfer> {
     let count = clamp_count(position, count);
     let mut total = Transfer {
         bytes: 0,
@@ -460,7 +542,7 @@ pub fn transfer_all(
         would_block: false,
     };
     while total.bytes < count {
-        let step = transfer_to(src, position + total.bytes, count - total.bytes, target)?;
+        let step = to_job(forced, src, position + total.bytes, count - total.bytes, target)?;
         total.bytes += step.bytes;
         if step.method != TransferMethod::None {
             total.method = step.method;
@@ -496,6 +578,9 @@ fn run_job(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
 }
 
 fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
+    if let Some(method) = job.forced {
+        return run_forced(job, method);
+    }
     if let Some(route) = hints.get(hint_fd) {
         match run_route(route, &job)? {
             Step::Moved(p) if p.bytes > 0 || p.would_block => return Ok(done(route, p)),
@@ -518,6 +603,9 @@ fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     };
     let skip = unsupported(plan.src_kind, plan.dst_kind).load(Ordering::Relaxed);
     for &route in plan.routes.iter().filter(|r| skip & r.bit() == 0) {
+        if route == Route::MmapWrite && job.count < MAPPED_THRESHOLD {
+            continue;
+        }
         match run_route(route, &job)? {
             Step::Moved(p) => {
                 if route.method().is_zero_copy() && p.bytes > 0 {
@@ -536,6 +624,31 @@ fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
         op: job.op(),
         source: io::Error::from_raw_os_error(libc::EINVAL),
     })
+}
+
+fn run_forced(job: Job, method: TransferMethod) -> Result<Transfer> {
+    let plan = match job.dir {
+        Direction::To => plan_to(&job)?,
+        Direction::From => plan_from(&job)?,
+    };
+    let Some(plan) = plan else {
+        return Ok(done(Route::ReadWrite, Progress::default()));
+    };
+    let unsupported = || Error::Unsupported {
+        op: job.op(),
+        feature: method.name(),
+        min_kernel: "(any: not for this pair of descriptors)",
+    };
+    let route = plan
+        .routes
+        .iter()
+        .copied()
+        .find(|r| r.method() == method)
+        .ok_or_else(unsupported)?;
+    match run_route(route, &job)? {
+        Step::Moved(p) => Ok(done(route, p)),
+        Step::Fallback { .. } => Err(unsupported()),
+    }
 }
 
 fn done(route: Route, p: Progress) -> Transfer {
@@ -858,9 +971,6 @@ fn write_out(
 }
 
 fn mmap_write_to(job: &Job) -> Result<Step> {
-    if job.count < MAPPED_THRESHOLD {
-        return Ok(Step::Fallback { kind_wide: false });
-    }
     let size = sys::fstat(job.src).map_err(|e| Error::os(job.op(), e))?.size;
     let end = size.min(job.position + job.count);
     let mut pos = job.position;
@@ -904,9 +1014,6 @@ fn mmap_write_to(job: &Job) -> Result<Step> {
 }
 
 fn mmap_write_from(job: &Job) -> Result<Step> {
-    if job.count < MAPPED_THRESHOLD {
-        return Ok(Step::Fallback { kind_wide: false });
-    }
     let op = job.op();
     // SAFETY: lseek takes no pointers.
     let start = unsafe { syscall!(lseek(job.src, 0, libc::SEEK_CUR)) }.map_err(|e| Error::os(op, e))? as u64;
