@@ -21,16 +21,17 @@ SIZE ?= 1G
 PREFIX ?= /usr/local
 
 BUILD_TARGETS := rust-build
-TEST_TARGETS := test-rust
+TEST_TARGETS := test-rust fuzz-short
 DEMO_TARGETS :=
 
-.PHONY: help build test demo rust-build test-rust bench-core lint clean
+.PHONY: help build test demo rust-build test-rust bench-core lint clean fuzz fuzz-short tools-fuzz
 
 help:
 	@echo "make demo        build everything and run the showcase on generated data (SIZE=$(SIZE))"
 	@echo "make test        build everything and run every test suite (Rust, C, Python, Java, cross-language)"
 	@echo "make bench-core  the core transfer benchmark (SIZE, ROUNDS)"
 	@echo "make lint        cargo fmt --check, clippy -D warnings, header check"
+	@echo "make fuzz        fuzz the core's map and transfer argument handling (FUZZ_TIME=300 s each)"
 
 -include c-api/c-api.mk
 -include python/python.mk
@@ -47,6 +48,33 @@ rust-build:
 
 test-rust:
 	$(CARGO) test --workspace
+
+# Fuzzing (cargo fuzz needs a nightly toolchain for its sanitizer flags).
+FUZZ_TARGETS := map_args transfer_args
+FUZZ_TIME ?= 300
+FUZZ_SHORT_TIME ?= 15
+HAVE_NIGHTLY := $(shell cargo +nightly --version >/dev/null 2>&1 && echo yes)
+
+tools-fuzz:
+	@test -x $(TOOLS)/bin/cargo-fuzz || $(CARGO) install --locked --root $(TOOLS) cargo-fuzz --version 0.13.2
+
+define run_fuzz
+	@if [ "$(HAVE_NIGHTLY)" != yes ]; then \
+	  echo "fuzz: SKIPPED: no nightly Rust toolchain here (cargo fuzz needs -Zsanitizer)"; \
+	else \
+	  for t in $(FUZZ_TARGETS); do \
+	    echo "fuzz: $$t for $(1) s"; \
+	    (cd core && PATH=$(TOOLS)/bin:$$PATH cargo +nightly fuzz run $$t -- -max_total_time=$(1) -print_final_stats=0 2>&1 \
+	      | grep -E "Done [0-9]+ runs|panicked|ERROR|SUMMARY" ) || exit 1; \
+	  done; \
+	fi
+endef
+
+fuzz-short: $(if $(HAVE_NIGHTLY),tools-fuzz)
+	$(call run_fuzz,$(FUZZ_SHORT_TIME))
+
+fuzz: $(if $(HAVE_NIGHTLY),tools-fuzz)
+	$(call run_fuzz,$(FUZZ_TIME))
 
 ROUNDS ?= 5
 bench-core:
