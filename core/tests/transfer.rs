@@ -608,3 +608,20 @@ fn every_method_can_be_forced_where_it_applies() {
         assert_eq!(contents(&mut dst), &data[10..100_010]);
     }
 }
+
+#[test]
+fn transfers_count_their_system_calls() {
+    let data = pattern(4 << 20);
+    let (_s, src) = file_with(&data);
+    let (_d, dst) = file_with(b"");
+    // Warm the hint for this target so the steady state shows.
+    transfer_to(src.as_fd(), 0, 4096, dst.as_fd()).unwrap();
+    let t = transfer_to(src.as_fd(), 0, 4096, dst.as_fd()).unwrap();
+    assert_eq!(t.syscalls, 1, "a steady-state transfer is one system call");
+    assert_eq!(zcopy::last_transfer(), t);
+    let t = zcopy::transfer_all_using(TransferMethod::ReadWrite, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
+    // 64 KiB buffer: one pread and one write per 64 KiB, plus the slow-path probes.
+    assert!(t.syscalls >= 128 && t.syscalls < 128 + 16, "{}", t.syscalls);
+    let t = zcopy::transfer_all_using(TransferMethod::Sendfile, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
+    assert!(t.syscalls < 16, "{}", t.syscalls);
+}

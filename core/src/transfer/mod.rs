@@ -91,20 +91,34 @@ pub struct Transfer {
     /// The non-blocking side (target of `transfer_to`, source of `transfer_from`) could not take
     /// or give more without blocking.
     pub would_block: bool,
+    /// The system calls the transfer made (probes and fallbacks included), to compare strategies.
+    pub syscalls: u64,
 }
 
 thread_local! {
-    static LAST_METHOD: Cell<TransferMethod> = const { Cell::new(TransferMethod::None) };
+    static LAST: Cell<Transfer> = const {
+        Cell::new(Transfer {
+            bytes: 0,
+            method: TransferMethod::None,
+            would_block: false,
+            syscalls: 0,
+        })
+    };
 }
 
-/// The method of the last transfer made by this thread (for bindings whose transfer calls
-/// return a plain count).
+/// The method of the last successful transfer made by this thread (for bindings whose transfer
+/// calls return a plain count).
 pub fn last_method() -> TransferMethod {
-    LAST_METHOD.with(Cell::get)
+    last_transfer().method
+}
+
+/// The whole outcome of the last successful transfer made by this thread.
+pub fn last_transfer() -> Transfer {
+    LAST.with(Cell::get)
 }
 
 fn record(t: Transfer) -> Transfer {
-    LAST_METHOD.with(|c| c.set(t.method));
+    LAST.with(|c| c.set(t));
     t
 }
 
@@ -540,15 +554,18 @@ fn all(
         bytes: 0,
         method: TransferMethod::None,
         would_block: false,
+        syscalls: 0,
     };
     while total.bytes < count {
         let step = to_job(forced, src, position + total.bytes, count - total.bytes, target)?;
         total.bytes += step.bytes;
+        total.syscalls += step.syscalls;
         if step.method != TransferMethod::None {
             total.method = step.method;
         }
         if step.would_block {
             sys::wait_ready(target.as_raw_fd(), libc::POLLOUT).map_err(|e| Error::os("transfer_all", e))?;
+            total.syscalls += 1;
         } else if step.bytes == 0 {
             break;
         }
@@ -562,19 +579,30 @@ fn clamp_count(position: u64, count: u64) -> u64 {
 }
 
 fn run_job(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
+    let before = sys::syscalls();
+    run_job_counted(job, hints, hint_fd).map(|t| {
+        record(Transfer {
+            syscalls: sys::syscalls() - before,
+            ..t
+        })
+    })
+}
+
+fn run_job_counted(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     if job.count == 0 {
         classify_descriptors(&job)?;
-        return Ok(record(Transfer {
+        return Ok(Transfer {
             bytes: 0,
             method: TransferMethod::None,
             would_block: false,
-        }));
+            syscalls: 0,
+        });
     }
     let shield = SigpipeShield::raise();
     let result = run_routes(job, hints, hint_fd);
     let epipe = matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
     shield.lower(epipe);
-    result.map(record)
+    result
 }
 
 fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
@@ -599,6 +627,7 @@ fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
             bytes: 0,
             method: TransferMethod::None,
             would_block: false,
+            syscalls: 0,
         });
     };
     let skip = unsupported(plan.src_kind, plan.dst_kind).load(Ordering::Relaxed);
@@ -660,6 +689,7 @@ fn done(route: Route, p: Progress) -> Transfer {
             TransferMethod::None
         },
         would_block: p.would_block,
+        syscalls: 0,
     }
 }
 
@@ -1291,6 +1321,7 @@ pub fn transfer_to_with_header(
         bytes: 0,
         method: TransferMethod::None,
         would_block: sent < header.len(),
+        syscalls: 0,
     };
     if sent < header.len() {
         return Ok(HeaderTransfer {

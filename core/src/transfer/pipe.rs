@@ -153,6 +153,7 @@ impl SigpipeShield {
             return SigpipeShield { old: None };
         }
         let set = sigpipe_set();
+        crate::sys::count_syscalls(2); // rt_sigprocmask to block, and again to restore
         let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
         // SAFETY: `set` is initialised and `old` has room for the previous mask.
         if unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, old.as_mut_ptr()) } != 0 {
