@@ -344,18 +344,14 @@ mod tests {
         );
         let mut full = 0usize;
         // SAFETY: NULL with len 0 only asks for the length.
-        assert_eq!(
-            unsafe { zc_last_error_message(std::ptr::null_mut(), 0, &mut full) },
-            ZC_OK
-        );
+        let rc = unsafe { zc_last_error_message(std::ptr::null_mut(), 0, &mut full) };
+        assert_eq!(rc, ZC_OK);
         let mut buf = [0 as c_char; 64];
         let cut = full - 2; // room for all but the last character and its NUL
         let mut n = 0usize;
         // SAFETY: `buf` holds at least `cut` bytes.
-        assert_eq!(
-            unsafe { zc_last_error_message(buf.as_mut_ptr(), cut, &mut n) },
-            ZC_OK
-        );
+        let rc = unsafe { zc_last_error_message(buf.as_mut_ptr(), cut, &mut n) };
+        assert_eq!(rc, ZC_OK);
         assert!(n < cut);
         // SAFETY: NUL-terminated by the call.
         let msg = unsafe { CStr::from_ptr(buf.as_ptr()) };
