@@ -1,0 +1,206 @@
+"""`make bench-http`: nginx (sendfile on), the three zcopy servers and the platform baselines,
+each driven by wrk with the same settings, for a 4 KiB and a 1 MiB file, in one run.
+
+Prints requests/s, throughput, latency percentiles and server CPU per request, as ratios to
+nginx, and writes the results as JSON. All traffic stays on 127.0.0.1.
+
+    python tests/http/bench_http.py [--duration 10] [--connections 64] [--threads 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import servers
+
+FILES = {"4k.bin": 4096, "1m.bin": 1 << 20}
+
+NGINX_CONF = """
+worker_processes {workers};
+user root;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 65;
+    default_type application/octet-stream;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        root {root};
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nginx:
+    name = "nginx"
+
+    def __init__(self, root: Path, workers: int):
+        self.tmp = Path(tempfile.mkdtemp(prefix="zcopy-nginx-"))
+        self.port = free_port()
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(workers=workers, tmp=self.tmp, port=self.port, root=root))
+        self.proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf), "-p", str(self.tmp)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        import socket
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("nginx did not start: " + self.proc.stderr.read().decode())
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def parse_wrk(out: str) -> dict:
+    def dur(s: str) -> float:
+        m = re.match(r"([0-9.]+)(us|ms|s)", s)
+        return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+    res = {}
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in ([0-9.]+)(s|m)", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Transfer/sec:\s+([0-9.]+)([KMG]?B)", out)
+    if m:
+        scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m.group(2)]
+        res["bytes_per_s"] = float(m.group(1)) * scale
+    for p in ("50", "90", "99"):
+        m = re.search(rf"^\s+{p}(?:\.000)?%\s+(\S+)", out, re.M)
+        res[f"p{p}"] = dur(m.group(1)) if m else float("nan")
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    res["errors"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", out)
+    res["socket_errors"] = m.group(1).strip() if m else ""
+    return res
+
+
+def run_wrk(url: str, args, pid: int) -> dict:
+    subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "2s", url],
+                   capture_output=True, check=True)  # warm-up: JIT, page cache, connection setup
+    cpu0 = servers.cpu_seconds(pid)
+    out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+                          "--latency", url], capture_output=True, text=True, check=True).stdout
+    cpu = servers.cpu_seconds(pid) - cpu0
+    res = parse_wrk(out)
+    res["cpu_us_per_request"] = cpu / res["requests"] * 1e6 if res["requests"] else float("nan")
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--json", default=str(servers.ROOT / "build" / "bench-http.json"))
+    ap.add_argument("--only", nargs="*", help="server names to run (default: all available)")
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            print(f"{tool} is not installed: run `make bench-http`, which installs it", file=sys.stderr)
+            return 2
+    root = Path(tempfile.mkdtemp(prefix="zcopy-www-"))
+    os.chmod(root, 0o755)
+    for name, size in FILES.items():
+        (root / name).write_bytes(os.urandom(size))
+    results: dict[str, dict[str, dict]] = {}
+    order = ["nginx"] + [s.name for s in servers.specs()]
+    try:
+        with Nginx(root, args.workers) as ng:
+            if not args.only or "nginx" in args.only:
+                print(f"nginx on {ng.base} ...", file=sys.stderr)
+                results["nginx"] = {f: run_wrk(f"{ng.base}/{f}", args, ng.proc.pid) for f in FILES}
+        for spec in servers.specs():
+            if args.only and spec.name not in args.only:
+                continue
+            if not spec.available:
+                print(f"{spec.name}: SKIPPED: {spec.why_not}", file=sys.stderr)
+                continue
+            with servers.Running(spec, root) as run:
+                print(f"{spec.name} on {run.base} ...", file=sys.stderr)
+                results[spec.name] = {f: run_wrk(f"{run.base}/{f}", args, run.proc.pid) for f in FILES}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(f"\n# HTTP static files: wrk -t{args.threads} -c{args.connections} -d{args.duration}s on 127.0.0.1, "
+          f"{os.cpu_count()} cores shared by wrk and the server\n")
+    for f in FILES:
+        base = results.get("nginx", {}).get(f)
+        print(f"## {f}\n")
+        print("| server | requests/s | MiB/s | p50 ms | p90 ms | p99 ms | server CPU µs/request | × nginx requests/s |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name in order:
+            r = results.get(name, {}).get(f)
+            if not r:
+                continue
+            ratio = f"{r['rps'] / base['rps']:.2f}×" if base and base["rps"] else "-"
+            flag = "" if not r["errors"] and not r["socket_errors"] else f" (errors: {r['errors']} {r['socket_errors']})"
+            print(f"| {name}{flag} | {r['rps']:.0f} | {r.get('bytes_per_s', 0) / (1 << 20):.1f} | "
+                  f"{r['p50'] * 1e3:.2f} | {r['p90'] * 1e3:.2f} | {r['p99'] * 1e3:.2f} | "
+                  f"{r['cpu_us_per_request']:.1f} | {ratio} |")
+        print()
+
+    def ratio(a: str, b: str, f: str) -> str:
+        ra, rb = results.get(a, {}).get(f), results.get(b, {}).get(f)
+        return f"{ra['rps'] / rb['rps']:.2f}×" if ra and rb and rb["rps"] else "n/a"
+
+    print("Targets (requests/s): C within 10% of nginx; Java ≥ 1.2× the JDK-only server; Python ≥ 1.5× asyncio "
+          "sock_sendfile.\n")
+    for f in FILES:
+        print(f"- {f}: c-zcopy/nginx {ratio('c-zcopy', 'nginx', f)}, java-zcopy/java-jdk {ratio('java-zcopy', 'java-jdk', f)}, "
+              f"python-zcopy/python-asyncio {ratio('python-zcopy', 'python-asyncio', f)}")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"settings": vars(args), "results": results}, indent=2))
+    print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
