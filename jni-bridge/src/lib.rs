@@ -1,1 +1,69 @@
-//! The JNI bridge (work in progress).
+//! The JNI bridge of zcopy: the native half of the Java package `io.zcopy`.
+//!
+//! Every native method is a static method of `io.zcopy.Native` (package-private; the public
+//! API is `ZeroCopy`, `MappedRegion` and `EpollSelector`). Each body runs inside
+//! [`jni::EnvUnowned::with_env`], so a Rust panic is caught and thrown as a Java exception, and
+//! every core error goes through the one table in [`errors`]. The bridge translates: checks,
+//! clamping, method choice and error classes are the core's.
+//!
+//! Rules this crate keeps:
+//! - native code never reads or writes mapped memory (Java does, through direct buffers; the
+//!   kernel does, in system calls), so a truncated file can never raise `SIGBUS` in Rust code;
+//!   the core's SIGBUS guard is never installed in the JVM;
+//! - descriptors are read from the channel objects and duplicated for the call (see
+//!   [`channels`]), so a concurrent close can never redirect a call to another file;
+//! - handles (`long`s naming boxed Rust objects) are freed exactly once by the Java side, after
+//!   every call using them returned.
+//!
+//! Linux only.
+
+#![cfg(target_os = "linux")]
+
+mod channels;
+mod errors;
+mod region;
+mod selector;
+mod transfer;
+
+use jni::objects::{JClass, JString};
+use jni::sys::jint;
+use jni::EnvUnowned;
+
+use crate::errors::native;
+
+/// The bridge's ABI: the Java side refuses a library whose number differs (a stale or foreign
+/// `libzcopy_jni.so` on `java.library.path`), with one clear message.
+pub const ABI_VERSION: jint = 1;
+
+/// `Native.init()`: looks up the JDK classes and fields the bridge reads; returns
+/// [`ABI_VERSION`].
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_init<'l>(mut env: EnvUnowned<'l>, _class: JClass<'l>) -> jint {
+    native!(env, |e| {
+        channels::init(e)?;
+        Ok(ABI_VERSION)
+    })
+}
+
+/// `Native.version()`: the crate version, e.g. `"0.1.0"`.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_version<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JString<'l> {
+    native!(env, |e| Ok(JString::from_str(e, zcopy::VERSION)?))
+}
+
+/// `Native.panicForTest(String)`: panics with the message, so the test suite can prove that a
+/// Rust panic reaches Java as an exception instead of aborting the JVM.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_panicForTest<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    message: JString<'l>,
+) {
+    native!(env, |e| {
+        let text = message.try_to_string(e)?;
+        panic!("{text}")
+    })
+}

@@ -1,0 +1,474 @@
+package io.zcopy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileChannel.MapMode;
+import java.nio.channels.NonReadableChannelException;
+import java.nio.channels.NonWritableChannelException;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The Linux kernel's zero-copy I/O with {@code FileChannel} semantics: mapped regions that can
+ * be closed now and may exceed 2 GiB, and {@code transferTo}/{@code transferFrom} over
+ * {@code copy_file_range}, {@code sendfile} and {@code splice}.
+ *
+ * <pre>{@code
+ * try (FileChannel ch = FileChannel.open(path, READ, WRITE);
+ *      MappedRegion region = ZeroCopy.map(ch, MapMode.READ_WRITE, 0, 8L << 30)) { // 8 GiB
+ *     region.putLong(6L << 30, 42);
+ *     region.force();
+ * } // the file is released here, not at some garbage collection
+ *
+ * long n = ZeroCopy.transferTo(file, 0, file.size(), socketChannel);
+ * System.out.println(n + " bytes by " + ZeroCopy.lastMethod()); // e.g. "... by sendfile"
+ * }</pre>
+ *
+ * <p>Every method checks its arguments in the same order as the JDK method it mirrors and
+ * throws the same exception types ({@link ClosedChannelException},
+ * {@link NonReadableChannelException}, {@link NonWritableChannelException},
+ * {@link IllegalArgumentException}, {@link IOException} with the operating system's message).
+ * Where JDK 17 and JDK 21+ differ, zcopy follows JDK 21+ (see the README).
+ */
+public final class ZeroCopy {
+    /** The version of this jar (and of the native library it carries). */
+    public static final String VERSION = "0.1.0";
+
+    /** One call moves less than this, so the native side can pack the count with the method. */
+    private static final long MAX_PER_CALL = (1L << 58) - 1;
+    /** The buffer of the Java loops for channels without a descriptor (the JDK's size). */
+    private static final int TRANSFER_SIZE = 8192;
+    /** Closed regions whose address range waits for the GC, before map() asks for one. */
+    private static final long HANDLE_PRESSURE = 16_384;
+
+    private static final ThreadLocal<TransferMethod> LAST = ThreadLocal.withInitial(() -> TransferMethod.NONE);
+    private static long handlesAtLastGc;
+
+    private ZeroCopy() {}
+
+    /**
+     * Throws {@link NativeLibraryException} when the native library cannot be used here; returns
+     * the library's version otherwise. Every other method checks this by itself.
+     *
+     * @return the native library's version, e.g. {@code "0.1.0"}
+     */
+    public static String nativeVersion() {
+        Native.ensureLoaded();
+        return Native.version();
+    }
+
+    // ------------------------------------------------------------------ map
+
+    /**
+     * Maps {@code size} bytes of the channel's file from {@code position}, with
+     * {@link FileChannel#map}'s checks, check order and exceptions, except that {@code size} may
+     * exceed {@link Integer#MAX_VALUE}.
+     *
+     * <ol>
+     *   <li>{@code mode == null}: {@link NullPointerException} ("Mode is null");
+     *   <li>channel closed: {@link ClosedChannelException};
+     *   <li>{@code position < 0}, {@code size < 0}, {@code position + size} overflowing:
+     *       {@link IllegalArgumentException};
+     *   <li>a {@code SYNC} or unknown mode: {@link UnsupportedOperationException};
+     *   <li>a mode other than READ_ONLY on a channel not open for writing:
+     *       {@link NonWritableChannelException} (PRIVATE too, as the JDK requires); a channel not
+     *       open for reading: {@link NonReadableChannelException};
+     *   <li>past the end of the file: a channel open for writing grows the file (any mode, as
+     *       {@code FileChannel.map} does); otherwise {@link IOException}.
+     * </ol>
+     * The mapping does not depend on the channel afterwards: closing the channel leaves it
+     * usable. A channel that the JDK did not open on a file descriptor (a user-defined
+     * {@code FileChannel}) gives {@link UnsupportedOperationException}.
+     *
+     * @param channel the file, open for reading (and writing, for READ_WRITE and PRIVATE)
+     * @param mode {@link MapMode#READ_ONLY}, {@link MapMode#READ_WRITE} or {@link MapMode#PRIVATE}
+     * @param position the file position of the region's first byte (any byte, no alignment rule)
+     * @param size the region's length in bytes; 0 gives an empty region
+     * @return the region; close it to release the file
+     * @throws IOException when {@code mmap} or growing the file fails, or the file is too short
+     *     for a read-only channel
+     */
+    public static MappedRegion map(FileChannel channel, MapMode mode, long position, long size) throws IOException {
+        Native.ensureLoaded();
+        checkMapArgs(mode, position, size);
+        if (!channel.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        checkMapRange(position, size);
+        int code = modeCode(mode);
+        if (!JdkChannels.isFile(channel)) {
+            throw new UnsupportedOperationException("ZeroCopy.map needs a FileChannel the JDK opened on a file, not a "
+                    + channel.getClass().getName());
+        }
+        return mapChecked(channel, code, mode, position, size, true);
+    }
+
+    /**
+     * Opens {@code path}, maps it like {@link #map(FileChannel, MapMode, long, long)} and closes
+     * the descriptor again (the mapping does not need it). READ_WRITE opens the file for
+     * reading and writing (so it grows to fit the region); READ_ONLY and PRIVATE open it for
+     * reading only (a copy-on-write mapping never writes the file, so it needs no write
+     * permission here, and cannot grow the file: past its end is an {@link IOException}).
+     *
+     * @param path an existing regular file
+     * @param mode the mapping mode
+     * @param position the file position of the region's first byte
+     * @param size the region's length in bytes
+     * @return the region
+     * @throws IOException when the file cannot be opened or mapped
+     */
+    public static MappedRegion map(Path path, MapMode mode, long position, long size) throws IOException {
+        Native.ensureLoaded();
+        checkMapArgs(mode, position, size);
+        checkMapRange(position, size);
+        int code = modeCode(mode);
+        FileChannel ch = mode == MapMode.READ_WRITE
+                ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                : FileChannel.open(path, StandardOpenOption.READ);
+        try (ch) {
+            return mapChecked(ch, code, mode, position, size, false);
+        }
+    }
+
+    private static void checkMapArgs(MapMode mode, long position, long size) {
+        if (mode == null) {
+            throw new NullPointerException("Mode is null");
+        }
+    }
+
+    private static void checkMapRange(long position, long size) {
+        if (position < 0L) {
+            throw new IllegalArgumentException("Negative position");
+        }
+        if (size < 0L) {
+            throw new IllegalArgumentException("Negative size");
+        }
+        if (position + size < 0) {
+            throw new IllegalArgumentException("Position + size overflow");
+        }
+    }
+
+    private static int modeCode(MapMode mode) {
+        if (mode == MapMode.READ_ONLY) {
+            return 0;
+        }
+        if (mode == MapMode.READ_WRITE) {
+            return 1;
+        }
+        if (mode == MapMode.PRIVATE) {
+            return 2;
+        }
+        throw new UnsupportedOperationException("unsupported map mode " + mode);
+    }
+
+    private static MappedRegion mapChecked(FileChannel ch, int code, MapMode mode, long position, long size,
+            boolean privateNeedsWrite) throws IOException {
+        relieveHandlePressure();
+        long handle;
+        try {
+            handle = Native.regionMap(ch, code, position, size, privateNeedsWrite);
+        } catch (IOException e) {
+            String msg = String.valueOf(e.getMessage());
+            if (!msg.contains("errno 12)")) {
+                throw e;
+            }
+            // ENOMEM: closed regions may still hold address space until their buffers are
+            // collected. Do what FileChannel.map does: ask for a GC, wait, retry once.
+            System.gc();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            handle = Native.regionMap(ch, code, position, size, privateNeedsWrite);
+        }
+        return new MappedRegion(handle, mode, position, size);
+    }
+
+    private static void relieveHandlePressure() {
+        long live = Native.liveHandles();
+        synchronized (ZeroCopy.class) {
+            if (live > HANDLE_PRESSURE && live > 2 * handlesAtLastGc) {
+                handlesAtLastGc = live;
+                System.gc();
+            } else if (live < handlesAtLastGc / 2) {
+                handlesAtLastGc = live;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ transfers
+
+    /**
+     * Transfers up to {@code count} bytes of {@code src} from {@code position} to
+     * {@code target}, with {@link FileChannel#transferTo}'s semantics as of JDK 25:
+     *
+     * <ol>
+     *   <li>{@code src} closed, then {@code target} closed: {@link ClosedChannelException};
+     *   <li>{@code src} not open for reading: {@link NonReadableChannelException};
+     *   <li>a file {@code target} not open for writing: {@link NonWritableChannelException};
+     *   <li>{@code position < 0 || count < 0}: {@link IllegalArgumentException};
+     *   <li>{@code position} at or past the end of the file: returns 0.
+     * </ol>
+     * {@code count} is clamped at the end of the file (unless the file reports size 0, such as
+     * {@code /proc} files, which are read until they end). {@code src}'s position never moves; a
+     * {@code target} with a position advances. A non-blocking {@code target} takes what fits
+     * (possibly 0). Unlike the JDK, a blocking {@code target} receives all {@code count} bytes in
+     * one call, even more than 0x7ffff000.
+     *
+     * <p>File, socket and pipe channels the JDK opened move by descriptor, in the kernel
+     * ({@code copy_file_range}, {@code sendfile}, {@code splice}; {@link #lastMethod()} says
+     * which); other channels through the channels' own methods, as the JDK does. A channel
+     * closed by another thread during the call gives {@link AsynchronousCloseException}; the
+     * call never writes to a descriptor number the close released.
+     *
+     * @param src the file to read
+     * @param position where in {@code src} to start
+     * @param count the most bytes to move
+     * @param target where to write
+     * @return the bytes moved, {@code >= 0}
+     * @throws IOException with the operating system's message (a peer that reset the
+     *     connection, a full disk, ...)
+     */
+    public static long transferTo(FileChannel src, long position, long count, WritableByteChannel target)
+            throws IOException {
+        return transferTo(src, position, count, target, null);
+    }
+
+    /**
+     * {@link #transferTo(FileChannel, long, long, WritableByteChannel)} with one specific kernel
+     * method and no fallback: for benchmarks, tests, and callers who must know that a given
+     * path moved the bytes.
+     *
+     * @param src the file to read
+     * @param position where in {@code src} to start
+     * @param count the most bytes to move
+     * @param target where to write
+     * @param method the method to use: {@link TransferMethod#COPY_FILE_RANGE},
+     *     {@link TransferMethod#SENDFILE}, {@link TransferMethod#SPLICE},
+     *     {@link TransferMethod#MMAP_WRITE} or {@link TransferMethod#READ_WRITE}
+     * @return the bytes moved
+     * @throws UnsupportedOperationException when the method cannot serve these channels (for
+     *     example {@code copy_file_range} to a socket, or a channel without a descriptor)
+     * @throws IOException as the method without {@code method}
+     */
+    public static long transferTo(FileChannel src, long position, long count, WritableByteChannel target,
+            TransferMethod method) throws IOException {
+        Native.ensureLoaded();
+        int code = method == null ? 0 : method.code();
+        if (!src.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        if (!target.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        if (!JdkChannels.isFile(src)) {
+            // A FileChannel the JDK did not open: its own transferTo defines the semantics.
+            requireAuto(method);
+            long n = src.transferTo(position, count, target);
+            LAST.set(n > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+            return n;
+        }
+        if (JdkChannels.isWritableByDescriptor(target)) {
+            boolean blocking = !(target instanceof SelectableChannel) || ((SelectableChannel) target).isBlocking();
+            long packed;
+            try {
+                packed = Native.transferTo(src, position, Math.min(count, MAX_PER_CALL), target, blocking, code);
+            } catch (IOException e) {
+                throw closedDuring(e, src, target);
+            }
+            return unpack(packed);
+        }
+        requireAuto(method);
+        return transferToChannel(src, position, count, target);
+    }
+
+    /** The JDK's path for targets without a descriptor (JDK 21+ {@code transferToArbitraryChannel}). */
+    private static long transferToChannel(FileChannel src, long position, long count, WritableByteChannel target)
+            throws IOException {
+        if ((Native.accessMode(src) & 1) == 0) {
+            throw new NonReadableChannelException();
+        }
+        if (position < 0 || count < 0) {
+            throw new IllegalArgumentException();
+        }
+        long size = src.size();
+        if (position > size) {
+            LAST.set(TransferMethod.NONE);
+            return 0;
+        }
+        if (size > 0) {
+            count = Math.min(count, size - position);
+        }
+        ByteBuffer bb = ByteBuffer.allocate((int) Math.min(count, TRANSFER_SIZE));
+        long tw = 0;
+        long pos = position;
+        try {
+            while (tw < count) {
+                bb.limit((int) Math.min(count - tw, TRANSFER_SIZE));
+                int nr = src.read(bb, pos);
+                if (nr <= 0) {
+                    break;
+                }
+                bb.flip();
+                int nw = target.write(bb);
+                tw += nw;
+                if (nw != nr) {
+                    break;
+                }
+                pos += nw;
+                bb.clear();
+            }
+        } catch (IOException x) {
+            if (tw == 0) {
+                throw x;
+            }
+        }
+        LAST.set(tw > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+        return tw;
+    }
+
+    /**
+     * Transfers up to {@code count} bytes from {@code src} into {@code target} at
+     * {@code position}, with {@link FileChannel#transferFrom}'s semantics as of JDK 21+:
+     *
+     * <ol>
+     *   <li>{@code target} closed, then {@code src} closed: {@link ClosedChannelException};
+     *   <li>a file {@code src} not open for reading: {@link NonReadableChannelException};
+     *   <li>{@code target} not open for writing: {@link NonWritableChannelException};
+     *   <li>{@code position < 0 || count < 0}: {@link IllegalArgumentException}.
+     * </ol>
+     * {@code count} is the most to read from {@code src}, not clamped to {@code target}'s size;
+     * a position past the end grows the file. A file {@code src} is read from its own position,
+     * which advances; {@code target}'s position does not move. A non-blocking {@code src} gives
+     * what it has (possibly 0); a source at its end gives 0.
+     *
+     * @param target the file to write
+     * @param src where to read
+     * @param position where in {@code target} to write
+     * @param count the most bytes to move
+     * @return the bytes moved, {@code >= 0}
+     * @throws IOException with the operating system's message
+     */
+    public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count)
+            throws IOException {
+        return transferFrom(target, src, position, count, null);
+    }
+
+    /**
+     * {@link #transferFrom(FileChannel, ReadableByteChannel, long, long)} with one specific
+     * kernel method and no fallback.
+     *
+     * @param target the file to write
+     * @param src where to read
+     * @param position where in {@code target} to write
+     * @param count the most bytes to move
+     * @param method the method to use
+     * @return the bytes moved
+     * @throws UnsupportedOperationException when the method cannot serve these channels
+     * @throws IOException as the method without {@code method}
+     */
+    public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count,
+            TransferMethod method) throws IOException {
+        Native.ensureLoaded();
+        int code = method == null ? 0 : method.code();
+        if (!target.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        if (!src.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        if (!JdkChannels.isFile(target)) {
+            requireAuto(method);
+            long n = target.transferFrom(src, position, count);
+            LAST.set(n > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+            return n;
+        }
+        if (JdkChannels.isReadableByDescriptor(src)) {
+            boolean blocking = !(src instanceof SelectableChannel) || ((SelectableChannel) src).isBlocking();
+            long packed;
+            try {
+                packed = Native.transferFrom(target, src, position, Math.min(count, MAX_PER_CALL), blocking, code);
+            } catch (IOException e) {
+                throw closedDuring(e, target, src);
+            }
+            return unpack(packed);
+        }
+        requireAuto(method);
+        return transferFromChannel(target, src, position, count);
+    }
+
+    /** The JDK's path for sources without a descriptor (JDK 21+ {@code transferFromArbitraryChannel}). */
+    private static long transferFromChannel(FileChannel target, ReadableByteChannel src, long position, long count)
+            throws IOException {
+        if ((Native.accessMode(target) & 2) == 0) {
+            throw new NonWritableChannelException();
+        }
+        if (position < 0 || count < 0) {
+            throw new IllegalArgumentException();
+        }
+        ByteBuffer bb = ByteBuffer.allocate((int) Math.min(count, TRANSFER_SIZE));
+        long tw = 0;
+        long pos = position;
+        try {
+            while (tw < count) {
+                bb.limit((int) Math.min(count - tw, TRANSFER_SIZE));
+                int nr = src.read(bb);
+                if (nr <= 0) {
+                    break;
+                }
+                bb.flip();
+                int nw = target.write(bb, pos);
+                tw += nw;
+                if (nw != nr) {
+                    break;
+                }
+                pos += nw;
+                bb.clear();
+            }
+        } catch (IOException x) {
+            if (tw == 0) {
+                throw x;
+            }
+        }
+        LAST.set(tw > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+        return tw;
+    }
+
+    /**
+     * The path that moved the bytes of this thread's last {@code transferTo}/{@code transferFrom}
+     * ({@link TransferMethod#NONE} when it moved nothing).
+     *
+     * @return the method
+     */
+    public static TransferMethod lastMethod() {
+        return LAST.get();
+    }
+
+    private static void requireAuto(TransferMethod method) {
+        if (method != null) {
+            throw new UnsupportedOperationException(method + " needs descriptor-backed channels on both sides");
+        }
+    }
+
+    private static long unpack(long packed) {
+        LAST.set(TransferMethod.fromCode((int) (packed >>> 58)));
+        return packed & MAX_PER_CALL;
+    }
+
+    /** JDK 25: a channel closed by another thread during the call is an AsynchronousCloseException. */
+    private static IOException closedDuring(IOException e, java.nio.channels.Channel a, java.nio.channels.Channel b) {
+        if (!(e instanceof AsynchronousCloseException) && (!a.isOpen() || !b.isOpen())) {
+            AsynchronousCloseException ace = new AsynchronousCloseException();
+            ace.initCause(e);
+            return ace;
+        }
+        return e;
+    }
+}

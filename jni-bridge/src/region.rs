@@ -1,0 +1,237 @@
+//! Natives behind `io.zcopy.MappedRegion`.
+//!
+//! A region lives in an `Arc<MappedRegion>`. Java holds *handles*: each handle is a
+//! `Box<Arc<MappedRegion>>` turned into a `long`. The region object owns one handle; every
+//! `ByteBuffer` root handed to Java owns another, released by a `java.lang.ref.Cleaner` when the
+//! buffer is collected. `close()` (the core's anonymous remap) releases the file at once; the
+//! address range is unmapped when the last handle is released, so no buffer can ever point at
+//! unmapped memory. The Java side guarantees that a handle is never used after its release
+//! (a use counter around every call, see `HandleGuard.java`).
+//!
+//! Native code never reads or writes mapped memory: Java does, through direct buffers, so a
+//! fault is the JVM's to handle (it throws `InternalError`), and `force`/`load`/`isLoaded` are
+//! system calls that report a truncated file as an error (`EFAULT` → `FileTruncatedException`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use jni::objects::{JClass, JObject};
+use jni::sys::{jboolean, jint, jlong};
+use jni::EnvUnowned;
+use zcopy::{Advice, Grow, MapMode, MapOptions, MappedRegion};
+
+use crate::channels::Channel;
+use crate::errors::{native, Failure, Result};
+
+/// Handles released so far minus handles created: how many regions are closed but still
+/// mapped because a buffer may point into them (reported to Java, which asks the GC to run
+/// when too many pile up, as the JDK does for direct memory).
+static LIVE_HANDLES: AtomicUsize = AtomicUsize::new(0);
+
+fn new_handle(region: Arc<MappedRegion>) -> jlong {
+    LIVE_HANDLES.fetch_add(1, Ordering::Relaxed);
+    Box::into_raw(Box::new(region)) as jlong
+}
+
+/// The region behind a handle.
+fn region<'a>(handle: jlong) -> Result<&'a Arc<MappedRegion>> {
+    let ptr = handle as *const Arc<MappedRegion>;
+    if ptr.is_null() {
+        return Err(Failure::Throw(
+            "java/lang/IllegalStateException",
+            Some("zcopy: null region handle".into()),
+        ));
+    }
+    // SAFETY: non-null handles come from `new_handle` and the Java side releases each exactly
+    // once, after every call that uses it has returned (HandleGuard).
+    Ok(unsafe { &*ptr })
+}
+
+fn mode_of(mode: jint) -> Result<MapMode> {
+    Ok(match mode {
+        0 => MapMode::ReadOnly,
+        1 => MapMode::ReadWrite,
+        2 => MapMode::Private,
+        other => {
+            return Err(Failure::Throw(
+                "java/lang/UnsupportedOperationException",
+                Some(format!("unknown map mode {other}")),
+            ))
+        }
+    })
+}
+
+/// `Native.regionMap(FileChannel, int mode, long position, long size, boolean privateNeedsWrite)`:
+/// maps with `FileChannel.map`'s checks, order and file growth, any size.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionMap<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    channel: JObject<'l>,
+    mode: jint,
+    position: jlong,
+    size: jlong,
+    private_needs_write: jboolean,
+) -> jlong {
+    native!(env, |e| {
+        let mode = mode_of(mode)?;
+        let channel = Channel::require(e, &channel, "the channel")?;
+        let fd = channel.guarded(e, "map")?;
+        let region = MapOptions::new(mode)
+            .position_signed(position)
+            .size_signed(size)
+            .grow(Grow::IfDescriptorWritable)
+            .private_needs_write(private_needs_write)
+            .map(fd.fd())?;
+        Ok(new_handle(Arc::new(region)))
+    })
+}
+
+/// `Native.regionRetain(long)`: a new handle to the same region.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionRetain<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jlong {
+    native!(env, |_e| Ok(new_handle(Arc::clone(region(handle)?))))
+}
+
+/// `Native.regionRelease(long)`: drops a handle; the last one unmaps.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionRelease<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    native!(env, |_e| {
+        let ptr = handle as *mut Arc<MappedRegion>;
+        if !ptr.is_null() {
+            // SAFETY: the handle came from `new_handle` (Box::into_raw) and Java releases it
+            // exactly once, when nothing can use it any more.
+            drop(unsafe { Box::from_raw(ptr) });
+            LIVE_HANDLES.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(())
+    })
+}
+
+/// `Native.liveHandles()`: handles not yet released (regions and buffer roots).
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_liveHandles<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> jlong {
+    native!(env, |_e| Ok(LIVE_HANDLES.load(Ordering::Relaxed) as jlong))
+}
+
+/// `Native.regionBuffer(long handle, long offset, int length)`: a direct `ByteBuffer` over
+/// `[offset, offset + length)` of the region. The caller ties a retained handle to it.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionBuffer<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    offset: jlong,
+    length: jint,
+) -> JObject<'l> {
+    native!(env, |e| {
+        let region = region(handle)?;
+        let size = region.len() as u64;
+        let (Ok(offset), Ok(length)) = (u64::try_from(offset), u64::try_from(length)) else {
+            return Err(out_of_range(offset, length as i64, size));
+        };
+        if length == 0 || offset > size || length > size - offset {
+            return Err(out_of_range(offset as i64, length as i64, size));
+        }
+        // SAFETY: [offset, offset + length) lies inside the mapping (checked above), which stays
+        // mapped while the handle the Java side ties to this buffer is alive.
+        let buf =
+            unsafe { e.new_direct_byte_buffer(region.as_mut_ptr().add(offset as usize), length as usize) }?;
+        Ok(JObject::from(buf))
+    })
+}
+
+fn out_of_range(offset: i64, length: i64, size: u64) -> Failure {
+    Failure::Throw(
+        "java/lang/IndexOutOfBoundsException",
+        Some(format!(
+            "range [{offset}, {offset} + {length}) is outside the region's {size} bytes"
+        )),
+    )
+}
+
+/// `Native.regionClose(long)`: releases the file now (anonymous remap); idempotent.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionClose<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    native!(env, |_e| {
+        region(handle)?.close();
+        Ok(())
+    })
+}
+
+/// `Native.regionForce(long, long offset, long length)`: `msync(MS_SYNC)`.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionForce<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    offset: jlong,
+    length: jlong,
+) {
+    native!(env, |_e| {
+        let region = region(handle)?;
+        let offset = zcopy::non_negative("force", "offset", offset)?;
+        let length = zcopy::non_negative("force", "length", length)?;
+        region.force_range(offset, length)?;
+        Ok(())
+    })
+}
+
+/// `Native.regionLoad(long)`: faults every page in (`MADV_POPULATE_READ`).
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionLoad<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    native!(env, |_e| {
+        region(handle)?.load()?;
+        Ok(())
+    })
+}
+
+/// `Native.regionIsLoaded(long)`: `mincore` over the region.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionIsLoaded<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jboolean {
+    native!(env, |_e| Ok(region(handle)?.is_loaded()?))
+}
+
+/// `Native.regionAdvise(long, int advice, long offset, long length)`: `madvise` with a
+/// non-destructive `MADV_*` value.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_regionAdvise<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    advice: jint,
+    offset: jlong,
+    length: jlong,
+) {
+    native!(env, |_e| {
+        let region = region(handle)?;
+        let advice = Advice::from_raw(advice)?;
+        let offset = zcopy::non_negative("advise", "offset", offset)?;
+        let length = zcopy::non_negative("advise", "length", length)?;
+        region.advise_range(advice, offset, length)?;
+        Ok(())
+    })
+}

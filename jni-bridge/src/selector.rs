@@ -1,0 +1,169 @@
+//! Natives behind `io.zcopy.EpollSelector`: the core's [`Selector`] plus an event buffer.
+//!
+//! A selector handle is a `Box<SelectorHandle>` turned into a `long`; the Java side frees it
+//! once, after every call using it returned (`HandleGuard`). Registrations carry a Java-chosen
+//! token (a key id that is never reused), so events map back to keys without a descriptor
+//! table and a stale event for a cancelled key is simply ignored.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jni::objects::{JClass, JIntArray, JLongArray, JObject};
+use jni::sys::{jint, jlong};
+use jni::EnvUnowned;
+use zcopy::{Events, Interest, Mode, Selector, Token};
+
+use crate::channels::Channel;
+use crate::errors::{native, Failure, Result};
+
+struct SelectorHandle {
+    selector: Selector,
+    events: Mutex<Events>,
+}
+
+fn handle<'a>(h: jlong) -> Result<&'a SelectorHandle> {
+    let ptr = h as *const SelectorHandle;
+    if ptr.is_null() {
+        return Err(Failure::Throw("java/nio/channels/ClosedSelectorException", None));
+    }
+    // SAFETY: non-null handles come from `selectorOpen` and the Java side frees each exactly
+    // once, after every call that uses it returned.
+    Ok(unsafe { &*ptr })
+}
+
+/// `Native.selectorOpen(int capacity)`.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_selectorOpen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    capacity: jint,
+) -> jlong {
+    native!(env, |_e| {
+        let capacity = usize::try_from(capacity).unwrap_or(1).max(1);
+        let h = SelectorHandle {
+            selector: Selector::new()?,
+            events: Mutex::new(Events::with_capacity(capacity)),
+        };
+        Ok(Box::into_raw(Box::new(h)) as jlong)
+    })
+}
+
+/// `Native.selectorFree(long)`: closes the epoll descriptor.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_selectorFree<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+) {
+    native!(env, |_e| {
+        let ptr = h as *mut SelectorHandle;
+        if !ptr.is_null() {
+            // SAFETY: the handle came from Box::into_raw in `selectorOpen`; Java frees it once.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+        Ok(())
+    })
+}
+
+/// `Native.selectorClose(long)`: marks the selector closed and wakes a running select.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_selectorClose<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+) {
+    native!(env, |_e| {
+        handle(h)?.selector.close();
+        Ok(())
+    })
+}
+
+/// `Native.selectorWake(long)`.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_selectorWake<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+) {
+    native!(env, |_e| {
+        handle(h)?.selector.wake()?;
+        Ok(())
+    })
+}
+
+/// `Native.selectorCtl(long h, SelectableChannel ch, int op, long token, int interest, int mode)`:
+/// op 0 = add, 1 = modify, 2 = delete.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_selectorCtl<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    channel: JObject<'l>,
+    op: jint,
+    token: jlong,
+    interest: jint,
+    mode: jint,
+) {
+    native!(env, |e| {
+        let sel = &handle(h)?.selector;
+        let ch = Channel::require(e, &channel, "the channel")?;
+        // The registration is made on the channel's own number (epoll keys registrations by
+        // number and open file); the guard's duplicate keeps the file alive meanwhile, and the
+        // check after the call catches a number that was closed and reused during it.
+        let fd = ch.guarded(e, "register")?;
+        let number = fd.number();
+        // SAFETY: `fd` keeps the open file alive; if the number was reused meanwhile, the
+        // check below undoes what the call did.
+        let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(number) };
+        let interest = Interest::from_bits(interest as u32)?;
+        let mode = Mode::from_bits(mode as u32)?;
+        match op {
+            0 => sel.register(own, Token(token as u64), interest, mode)?,
+            1 => sel.reregister(own, Token(token as u64), interest, mode)?,
+            _ => match sel.deregister(own) {
+                // Already gone (never added, or removed with interest 0): nothing to do.
+                Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {}
+                other => other?,
+            },
+        }
+        if op != 2 && !ch.still_holds(e, &fd)? {
+            let _ = sel.deregister(own);
+            return Err(Failure::Core(zcopy::Error::Closed {
+                op: "register",
+                what: "descriptor",
+            }));
+        }
+        Ok(())
+    })
+}
+
+/// `Native.selectorSelect(long h, long timeoutMillis, long[] tokens, int[] events)`: waits
+/// (`timeoutMillis` < 0: no limit; 0: poll) and writes up to `tokens.length` ready tokens and
+/// their raw epoll event bits. Returns how many.
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_Native_selectorSelect<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    timeout_millis: jlong,
+    tokens: JLongArray<'l>,
+    events: JIntArray<'l>,
+) -> jint {
+    native!(env, |e| {
+        let hd = handle(h)?;
+        let timeout = u64::try_from(timeout_millis).ok().map(Duration::from_millis);
+        let mut buf = hd.events.lock().unwrap_or_else(|p| p.into_inner());
+        let n = hd.selector.select(&mut buf, timeout)?;
+        let cap = tokens.len(e)?.min(events.len(e)?);
+        let n = n.min(cap);
+        let mut toks = Vec::with_capacity(n);
+        let mut evs = Vec::with_capacity(n);
+        for ev in buf.iter().take(n) {
+            toks.push(ev.token().0 as jlong);
+            evs.push(ev.raw() as jint);
+        }
+        tokens.set_region(e, 0, &toks)?;
+        events.set_region(e, 0, &evs)?;
+        Ok(n as jint)
+    })
+}
