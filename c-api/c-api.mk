@@ -1,0 +1,182 @@
+# The C API: libzcopy.so / libzcopy.a, the generated header, the C tests, examples and benchmark.
+# Included by the top-level Makefile (which defines ROOT, CARGO, TOOLS, RELEASE, SIZE, PREFIX).
+#
+#   make c-build          build the libraries and stage them in target/c-api/lib
+#   make c-header         regenerate c-api/include/zcopy.h with the pinned cbindgen
+#   make c-header-check   fail when the committed header differs from a fresh generation
+#   make test-c           header checks, C tests (plain, ASan+UBSan, valgrind), examples, install
+#   make soak-c           the long soak (1,000,000 map/close cycles, 100,000 transfers)
+#   make bench-c          zc_transfer_to against the raw sendfile loop, and throughput per method
+#   make c-serve-demo     serve a SIZE file (default 1G) to CLIENTS concurrent clients, verified
+#   make install PREFIX=  libraries, header and zcopy.pc
+
+C_DIR := $(ROOT)/c-api
+C_OUT := $(ROOT)/target/c-api
+C_LIB := $(C_OUT)/lib
+CBINDGEN_VERSION := 0.29.4
+CBINDGEN := $(TOOLS)/bin/cbindgen
+ZC_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml | head -n 1)
+CC ?= cc
+CXX ?= c++
+C_WARN := -std=c11 -Wall -Wextra -Werror -pedantic
+C_CFLAGS := $(C_WARN) -g -O2 -D_GNU_SOURCE -I$(C_DIR)/include -DZC_CARGO_VERSION='"$(ZC_VERSION)"'
+C_LDFLAGS := -L$(C_LIB) -Wl,-rpath,$(C_LIB) -lzcopy -lpthread
+# What the static library needs besides itself (cargo rustc --print native-static-libs).
+C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+C_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+C_TESTS := test_api test_vectors test_sigpipe test_guard test_races test_soak
+C_EXAMPLES := file_server file_client mapped_rw
+C_VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+# The short soak run by `make test`, and the long one of `make soak-c`.
+C_SOAK_SHORT := 20000 10000
+C_SOAK_LONG := 1000000 100000
+CLIENTS ?= 4
+
+BUILD_TARGETS += c-build
+TEST_TARGETS += c-header-check test-c
+
+.PHONY: c-build c-header c-header-check c-tools test-c test-c-plain test-c-asan test-c-valgrind \
+	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
+
+# --- libraries ---------------------------------------------------------------------------------
+
+c-build:
+	$(CARGO) build --release -p zcopy-c
+	mkdir -p $(C_LIB)
+	cp -f $(RELEASE)/libzcopy.so $(C_LIB)/libzcopy.so.$(ZC_VERSION)
+	ln -sf libzcopy.so.$(ZC_VERSION) $(C_LIB)/libzcopy.so
+	cp -f $(RELEASE)/libzcopy.a $(C_LIB)/libzcopy.a
+
+# --- header ------------------------------------------------------------------------------------
+
+# Installed once into .tools/; reinstalled only when the version there is not the pinned one.
+c-tools:
+	@if ! $(CBINDGEN) --version 2>/dev/null | grep -qx 'cbindgen $(CBINDGEN_VERSION)'; then \
+		echo "installing cbindgen $(CBINDGEN_VERSION) into $(TOOLS)"; \
+		$(CARGO) install --locked --root $(TOOLS) cbindgen --version $(CBINDGEN_VERSION); \
+	fi
+
+c-header: c-tools
+	$(CBINDGEN) --quiet --config $(C_DIR)/cbindgen.toml --crate zcopy-c --output $(C_DIR)/include/zcopy.h
+
+c-header-check: c-tools
+	@mkdir -p $(C_OUT)
+	$(CBINDGEN) --quiet --config $(C_DIR)/cbindgen.toml --crate zcopy-c --output $(C_OUT)/zcopy.h.fresh
+	@if ! diff -u $(C_DIR)/include/zcopy.h $(C_OUT)/zcopy.h.fresh; then \
+		echo "c-api/include/zcopy.h is stale: run 'make c-header' and commit it"; exit 1; fi
+	@echo "c-header-check: c-api/include/zcopy.h is up to date"
+
+lint: c-header-check
+
+# --- tests -------------------------------------------------------------------------------------
+
+test-c: test-c-header test-c-plain test-c-asan test-c-valgrind test-c-examples test-c-install
+	@echo "test-c: all C suites passed"
+
+C_TEST_SRCS := $(C_DIR)/tests/zc_test.h $(C_DIR)/tests/json_lite.h $(C_DIR)/include/zcopy.h
+
+$(C_OUT)/plain/%: $(C_DIR)/tests/%.c $(C_TEST_SRCS) | c-build
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_LDFLAGS)
+
+$(C_OUT)/asan/%: $(C_DIR)/tests/%.c $(C_TEST_SRCS) | c-build
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $< $(C_LDFLAGS)
+
+# The same API test linked against the static library, so libzcopy.a is proven too.
+$(C_OUT)/static/test_api: $(C_DIR)/tests/test_api.c $(C_TEST_SRCS) | c-build
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
+
+# Each suite runs from the tests directory so that it finds tests/vectors through ROOT.
+C_RUN_ENV := ZC_ROOT=$(ROOT)
+
+test-c-plain: $(addprefix $(C_OUT)/plain/,$(C_TESTS)) $(C_OUT)/static/test_api
+	@for t in $(C_TESTS); do echo "== $$t"; \
+		if [ $$t = test_soak ]; then $(C_RUN_ENV) $(C_OUT)/plain/$$t $(C_SOAK_SHORT); \
+		else $(C_RUN_ENV) $(C_OUT)/plain/$$t; fi || exit 1; done
+	@echo "== test_api (static library)"; $(C_RUN_ENV) $(C_OUT)/static/test_api
+
+# LeakSanitizer would report the per-thread buffers Rust keeps until a thread ends, for threads
+# ended by exit(); leaks are checked by valgrind below instead.
+test-c-asan: $(addprefix $(C_OUT)/asan/,$(C_TESTS))
+	@for t in $(C_TESTS); do echo "== $$t (ASan+UBSan)"; \
+		if [ $$t = test_soak ]; then args="2000 1000"; else args=""; fi; \
+		$(C_RUN_ENV) ASAN_OPTIONS=detect_leaks=0:handle_segv=1 UBSAN_OPTIONS=print_stacktrace=1 \
+			$(C_OUT)/asan/$$t $$args || exit 1; done
+
+# valgrind runs the plain binaries (valgrind and the sanitizers do not mix). The soak is
+# shortened, since valgrind runs code 20-50 times slower.
+test-c-valgrind: $(addprefix $(C_OUT)/plain/,$(C_TESTS))
+	@command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install -y valgrind"; \
+		apt-get install -y -q valgrind >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q valgrind); }
+	@for t in $(C_TESTS); do echo "== $$t (valgrind)"; \
+		if [ $$t = test_soak ]; then args="500 500"; else args=""; fi; \
+		$(C_RUN_ENV) ZC_UNDER_VALGRIND=1 $(C_VALGRIND) $(C_OUT)/plain/$$t $$args || exit 1; done
+
+# The header on its own, as C++, and included twice.
+test-c-header: | c-build
+	@mkdir -p $(C_OUT)/header
+	$(CC) $(C_WARN) -fsyntax-only -x c $(C_DIR)/include/zcopy.h
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ $(C_DIR)/include/zcopy.h
+	$(CC) $(C_CFLAGS) -o $(C_OUT)/header/twice $(C_DIR)/tests/header_twice.c $(C_LDFLAGS)
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -I$(C_DIR)/include -o $(C_OUT)/header/cpp \
+		$(C_DIR)/tests/header_cpp.cpp $(C_LDFLAGS)
+	$(C_OUT)/header/twice
+	$(C_OUT)/header/cpp
+
+# --- examples ----------------------------------------------------------------------------------
+
+$(C_OUT)/examples/%: $(C_DIR)/examples/%.c $(C_DIR)/include/zcopy.h | c-build
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_LDFLAGS)
+
+c-examples: $(addprefix $(C_OUT)/examples/,$(C_EXAMPLES))
+
+# The examples end to end, small: a 64 MiB file served to 4 concurrent clients, verified; the
+# mapped-file writer and reader.
+test-c-examples: c-examples
+	C_OUT=$(C_OUT) bash $(C_DIR)/examples/serve_demo.sh 64M 4
+	C_OUT=$(C_OUT) bash $(C_DIR)/examples/mapped_demo.sh
+
+# The issue's demonstration: a 1 GiB file to several concurrent clients, every byte verified.
+c-serve-demo: c-examples
+	C_OUT=$(C_OUT) bash $(C_DIR)/examples/serve_demo.sh $(SIZE) $(CLIENTS)
+
+# --- install -----------------------------------------------------------------------------------
+
+install: c-build
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(C_LIB)/libzcopy.so.$(ZC_VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libzcopy.so.$(ZC_VERSION) $(DESTDIR)$(PREFIX)/lib/libzcopy.so
+	install -m 0644 $(C_LIB)/libzcopy.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(C_DIR)/include/zcopy.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(ZC_VERSION)|g' \
+		-e 's|@STATIC_LIBS@|$(C_STATIC_LIBS)|g' $(C_DIR)/zcopy.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/zcopy.pc
+
+# Installs into a scratch prefix and builds the mapped-file example from there with pkg-config
+# only, dynamically and statically.
+test-c-install:
+	rm -rf $(C_OUT)/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(C_OUT)/prefix
+	PKG_CONFIG_PATH=$(C_OUT)/prefix/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	$(CC) $(C_WARN) -D_GNU_SOURCE $$(pkg-config --cflags zcopy) -o $(C_OUT)/prefix/mapped_rw \
+		$(C_DIR)/examples/mapped_rw.c $$(pkg-config --libs zcopy) -Wl,-rpath,$(C_OUT)/prefix/lib; \
+	$(CC) $(C_WARN) -D_GNU_SOURCE $$(pkg-config --cflags zcopy) -o $(C_OUT)/prefix/mapped_rw_static \
+		$(C_DIR)/examples/mapped_rw.c $$(pkg-config --libs --static zcopy | sed 's/-lzcopy/-l:libzcopy.a/')
+	$(C_OUT)/prefix/mapped_rw version
+	$(C_OUT)/prefix/mapped_rw_static version
+
+# --- soak and benchmark ------------------------------------------------------------------------
+
+soak-c: $(C_OUT)/plain/test_soak
+	$(C_RUN_ENV) $(C_OUT)/plain/test_soak $(C_SOAK_LONG)
+
+CALLS ?= 200000
+bench-c: $(C_OUT)/bench/zc_bench
+	$(C_OUT)/bench/zc_bench --size $(SIZE) --calls $(CALLS) --rounds $(ROUNDS)
+
+$(C_OUT)/bench/zc_bench: $(C_DIR)/bench/zc_bench.c $(C_DIR)/include/zcopy.h | c-build
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -O2 -o $@ $< $(C_LDFLAGS)

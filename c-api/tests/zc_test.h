@@ -1,0 +1,260 @@
+/*
+ * A minimal test harness for the C suites: TEST(name) defines a test, CHECK* record failures
+ * without stopping the run, RUN(name) runs one, and zc_test_summary() prints the closing line
+ * "N passed, N failed" (with ", N skipped") and returns the exit status.
+ *
+ * Also the fixtures every suite needs: temporary files holding the shared pattern, socket pairs,
+ * loopback TCP pairs, pipes, and readers that drain a descriptor on a thread.
+ */
+#ifndef ZC_TEST_H
+#define ZC_TEST_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "zcopy.h"
+
+static int zc_test_failures_in_test;
+static int zc_test_passed;
+static int zc_test_failed;
+static int zc_test_skipped;
+static const char *zc_test_skip_reason;
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
+            zc_test_failures_in_test++;                                                        \
+        }                                                                                      \
+    } while (0)
+
+/* Checks that an expression returns the expected zc_result, and prints the detail if not. */
+#define CHECK_RC(expr, want)                                                                   \
+    do {                                                                                       \
+        zc_result zc_rc_ = (expr);                                                             \
+        if (zc_rc_ != (zc_result)(want)) {                                                     \
+            char zc_msg_[512];                                                                 \
+            size_t zc_n_ = 0;                                                                  \
+            if (zc_last_error_message(zc_msg_, sizeof zc_msg_, &zc_n_) != ZC_OK)               \
+                zc_msg_[0] = 0;                                                                \
+            fprintf(stderr, "  %s:%d: %s returned %s, want %s (errno %d: %s)\n", __FILE__,       \
+                    __LINE__, #expr, zc_result_str(zc_rc_), zc_result_str(want),               \
+                    zc_last_errno(), zc_rc_ == ZC_OK ? "" : zc_msg_);                          \
+            zc_test_failures_in_test++;                                                        \
+        }                                                                                      \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_RC(expr, ZC_OK)
+
+/* Fails the test and returns from it when a fixture cannot be set up. */
+#define REQUIRE(cond)                                                                          \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "  %s:%d: REQUIRE failed: %s (errno %d)\n", __FILE__, __LINE__,      \
+                    #cond, errno);                                                             \
+            zc_test_failures_in_test++;                                                        \
+            return;                                                                            \
+        }                                                                                      \
+    } while (0)
+
+/* Marks the running test as skipped, with the reason printed, and returns from it. */
+#define SKIP(reason)                                                                           \
+    do {                                                                                       \
+        zc_test_skip_reason = (reason);                                                        \
+        return;                                                                                \
+    } while (0)
+
+#define TEST(name) static void name(void)
+
+#define RUN(name)                                                                              \
+    do {                                                                                       \
+        zc_test_failures_in_test = 0;                                                          \
+        zc_test_skip_reason = NULL;                                                            \
+        name();                                                                                \
+        if (zc_test_failures_in_test) {                                                        \
+            zc_test_failed++;                                                                  \
+            printf("FAIL %s\n", #name);                                                        \
+        } else if (zc_test_skip_reason) {                                                      \
+            zc_test_skipped++;                                                                 \
+            printf("skip %s: %s\n", #name, zc_test_skip_reason);                               \
+        } else {                                                                               \
+            zc_test_passed++;                                                                  \
+            printf("ok   %s\n", #name);                                                        \
+        }                                                                                      \
+        fflush(stdout);                                                                        \
+    } while (0)
+
+static inline int zc_test_summary(const char *suite) {
+    if (zc_test_skipped)
+        printf("%s: %d passed, %d failed, %d skipped\n", suite, zc_test_passed, zc_test_failed,
+               zc_test_skipped);
+    else
+        printf("%s: %d passed, %d failed\n", suite, zc_test_passed, zc_test_failed);
+    return zc_test_failed ? 1 : 0;
+}
+
+static inline int zc_test_under_valgrind(void) { return getenv("ZC_UNDER_VALGRIND") != NULL; }
+
+/* ---- fixtures ---------------------------------------------------------------------------- */
+
+/* Byte i of the shared pattern (tests/vectors/README.md). */
+static inline uint8_t zc_pattern_byte(uint64_t i) { return (uint8_t)(i * 7 + i / 251); }
+
+static inline void zc_pattern_fill(uint8_t *buf, uint64_t start, size_t len) {
+    for (size_t k = 0; k < len; k++) buf[k] = zc_pattern_byte(start + k);
+}
+
+/* Creates a temporary file holding `size` pattern bytes; returns its path in `path` (at least 64
+ * bytes) and a descriptor opened with `flags`, or -1. The file is left on disk: unlink it. */
+static inline int zc_temp_file(char *path, uint64_t size, int flags) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, 64, "%s/zc-test-XXXXXX", dir && strlen(dir) < 40 ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    uint8_t buf[65536];
+    uint64_t done = 0;
+    while (done < size) {
+        size_t n = size - done < sizeof buf ? (size_t)(size - done) : sizeof buf;
+        zc_pattern_fill(buf, done, n);
+        if (write(fd, buf, n) != (ssize_t)n) {
+            close(fd);
+            return -1;
+        }
+        done += n;
+    }
+    close(fd);
+    return open(path, flags | O_CLOEXEC);
+}
+
+/* A file descriptor number that is certainly not open. */
+#define ZC_CLOSED_FD 999999
+
+/* A connected loopback TCP pair: fds[0] client, fds[1] server side. */
+static inline int zc_tcp_pair(int fds[2]) {
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0) return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+        getsockname(l, (struct sockaddr *)&a, &len)) {
+        close(l);
+        return -1;
+    }
+    fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, sizeof a)) {
+        close(l);
+        return -1;
+    }
+    fds[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    close(l);
+    return fds[1] < 0 ? -1 : 0;
+}
+
+static inline void zc_set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* Reads a descriptor to EOF on a thread, keeping (up to `cap`) bytes and counting all. */
+struct zc_drain {
+    pthread_t thread;
+    int fd;
+    uint8_t *buf;
+    size_t cap;
+    uint64_t total;
+};
+
+static void *zc_drain_run(void *arg) {
+    struct zc_drain *d = (struct zc_drain *)arg;
+    uint8_t chunk[65536];
+    for (;;) {
+        ssize_t n = read(d->fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (d->buf && d->total < d->cap) {
+            size_t keep = d->cap - d->total < (size_t)n ? (size_t)(d->cap - d->total) : (size_t)n;
+            memcpy(d->buf + d->total, chunk, keep);
+        }
+        d->total += (uint64_t)n;
+    }
+    return NULL;
+}
+
+/* Starts draining `fd` (which the drain then owns and closes in zc_drain_join). */
+static inline int zc_drain_start(struct zc_drain *d, int fd, uint8_t *buf, size_t cap) {
+    d->fd = fd;
+    d->buf = buf;
+    d->cap = cap;
+    d->total = 0;
+    return pthread_create(&d->thread, NULL, zc_drain_run, d);
+}
+
+static inline uint64_t zc_drain_join(struct zc_drain *d) {
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+    return d->total;
+}
+
+/* The number of open descriptors (entries of /proc/self/fd, less the one reading it). */
+static inline long zc_count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1;
+}
+
+/* The number of lines of a /proc file (mappings in /proc/self/maps). */
+static inline long zc_count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        if (c == '\n') n++;
+    fclose(f);
+    return n;
+}
+
+/* A field of /proc/self/status in kB (VmRSS, VmLck, ...), or -1. */
+static inline long zc_status_kb(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t flen = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') v = strtol(line + flen + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* Whether /proc/self/maps names `path`. */
+static inline int zc_maps_mention(const char *path) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
+    char line[1024];
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, path)) found = 1;
+    fclose(f);
+    return found;
+}
+
+#endif /* ZC_TEST_H */
