@@ -1,0 +1,158 @@
+//! File descriptors taken from Python arguments: an `int`, or any object with `fileno()`.
+//!
+//! # Descriptors closed by another thread
+//!
+//! While a call runs with the GIL released, another thread may close the caller's descriptor
+//! number and open a new file that gets the same number; a transfer that looked the number up
+//! again would then read or write the wrong file. Python's files and sockets have no close lock a
+//! binding could hold (`sock.close()` closes at once), so a call either keeps the GIL (no Python
+//! thread can close anything meanwhile) or works on duplicates (`F_DUPFD_CLOEXEC`), which keep the
+//! original open file descriptions alive until the call returns.
+//!
+//! Duplicating costs four system calls (two `dup`s, two `close`s), measured at about 1.2 µs here:
+//! more than a whole `os.sendfile` of 4 KiB. So [`Call::take`] keeps the GIL, without duplicates,
+//! for calls that cannot wait: at most [`SMALL`] bytes, with the side that could block (the
+//! target of `transfer_to`/`sendfile`, the source of `transfer_from`) non-blocking. Everything
+//! else is duplicated and runs with the GIL released. Numbers from `make bench-python`.
+
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyInt, PyType};
+
+use crate::errors::IntoPyResult;
+
+/// A number that is never an open descriptor: stands for negative numbers (`socket.fileno()`
+/// returns -1 once closed), which `BorrowedFd` cannot hold.
+const NEVER_OPEN: RawFd = RawFd::MAX;
+
+/// Calls that move at most this many bytes into (or out of) a non-blocking descriptor keep the
+/// GIL: they cannot wait, and a page-cache copy of this size takes microseconds.
+pub const SMALL: u64 = 64 * 1024;
+
+/// The descriptor number of `obj`: an `int`, or the result of `obj.fileno()`.
+///
+/// Negative numbers come back as a number that is not open, so core reports them as closed
+/// descriptors (`OSError` with `EBADF`), as `os.sendfile(-1, ...)` does.
+///
+/// # Errors
+///
+/// `TypeError` for other objects; whatever `fileno()` raises (`ValueError` for a closed file
+/// object); `OverflowError` for numbers beyond a C `int`.
+pub fn number(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+    let fd: RawFd = if obj.is_instance_of::<PyInt>() {
+        obj.extract()?
+    } else if let Ok(fileno) = obj.getattr(intern!(obj.py(), "fileno")) {
+        fileno.call0()?.extract()?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "expected a file descriptor (int) or an object with a fileno() method, got {}",
+            obj.get_type().name()?
+        )));
+    };
+    Ok(if fd < 0 { NEVER_OPEN } else { fd })
+}
+
+/// Whether `obj` (whose number is `fd`) is non-blocking: a socket with a timeout (Python keeps
+/// those `O_NONBLOCK`, and a socket answers without a system call), or a descriptor with
+/// `O_NONBLOCK` set.
+fn is_non_blocking(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
+    static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let py = obj.py();
+    if let Ok(socket) = SOCKET.import(py, "_socket", "socket") {
+        if obj.is_instance(socket).unwrap_or(false) {
+            return obj
+                .call_method0(intern!(py, "gettimeout"))
+                .is_ok_and(|timeout| !timeout.is_none());
+        }
+    }
+    // SAFETY: F_GETFL takes no argument and touches no memory.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_NONBLOCK != 0
+}
+
+/// A descriptor of one call.
+pub enum Descriptor {
+    /// The caller's own number, used with the GIL held for the whole call.
+    Borrowed(RawFd),
+    /// A duplicate owned by the call: safe to use with the GIL released.
+    Held(OwnedFd),
+}
+
+impl Descriptor {
+    /// The descriptor, borrowed for the call.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Descriptor::Held(fd) => fd.as_fd(),
+            // SAFETY: the number is never -1 (see `number`); the GIL is held while it is used
+            // (see `Call`), so no Python thread can close it; if it is not open, core's first
+            // system call on it fails with EBADF.
+            Descriptor::Borrowed(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+        }
+    }
+}
+
+/// The descriptors of one call, and whether it may release the GIL.
+pub struct Call {
+    fds: Vec<Descriptor>,
+    detach: bool,
+}
+
+impl Call {
+    /// Takes the descriptors of `objs` for one call that moves up to `count` bytes.
+    ///
+    /// `waits_on` is the index of the object whose blocking could make the call wait (`None`:
+    /// the call may always wait, as `transfer_all` does). See the module's documentation for
+    /// when the GIL is kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`number`]; `OSError` when a duplicate cannot be made for another reason than a
+    /// closed number (`EMFILE`).
+    pub fn take(objs: &[&Bound<'_, PyAny>], count: u64, waits_on: Option<usize>) -> PyResult<Call> {
+        let numbers = objs.iter().map(|o| number(o)).collect::<PyResult<Vec<_>>>()?;
+        let cannot_wait = waits_on.is_some_and(|i| count <= SMALL && is_non_blocking(objs[i], numbers[i]));
+        if !cannot_wait {
+            let mut fds = Vec::with_capacity(numbers.len());
+            for &fd in &numbers {
+                // SAFETY: F_DUPFD_CLOEXEC takes an int argument and touches no memory.
+                let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+                if dup < 0 {
+                    let err = std::io::Error::last_os_error();
+                    if err.raw_os_error() != Some(libc::EBADF) {
+                        return Err(err.into());
+                    }
+                    // Not open: run with the GIL held, where core reports it in its order.
+                    break;
+                }
+                // SAFETY: fcntl returned a new descriptor that nothing else owns.
+                fds.push(Descriptor::Held(unsafe { OwnedFd::from_raw_fd(dup) }));
+            }
+            if fds.len() == numbers.len() {
+                return Ok(Call { fds, detach: true });
+            }
+        }
+        Ok(Call {
+            fds: numbers.into_iter().map(Descriptor::Borrowed).collect(),
+            detach: false,
+        })
+    }
+
+    /// The `i`-th descriptor.
+    pub fn fd(&self, i: usize) -> BorrowedFd<'_> {
+        self.fds[i].fd()
+    }
+
+    /// Runs `f` (the system calls) with the GIL released when the descriptors are duplicates,
+    /// with the GIL held otherwise.
+    pub fn run<T: Send>(&self, py: Python<'_>, f: impl FnOnce() -> zcopy::Result<T> + Send) -> PyResult<T> {
+        if self.detach {
+            py.detach(f).py()
+        } else {
+            f().py()
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The native half of `zcopy.EpollSelector`: registration through core's `Selector`, and the
+//! hot path, `select()`, which waits with the GIL released and builds the `(key, events)` list
+//! in Rust from the selector's own `fd -> SelectorKey` dict.
+
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use zcopy::{Events, Interest, Mode, Selector, Token};
+
+use crate::errors::IntoPyResult;
+
+/// `selectors.EVENT_READ` / `EVENT_WRITE`, which are also core's interest bits.
+const EVENT_READ: u32 = 1;
+const EVENT_WRITE: u32 = 2;
+
+/// The longest one wait lasts on the main thread before Python's signal handlers get a chance
+/// to run (core retries `EINTR` itself, so a Ctrl-C would otherwise wait for the next event).
+const SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
+/// An epoll instance with a waker (core's `Selector`), reading its registrations' keys from the
+/// dict it was created with. Used by `zcopy.EpollSelector`; not meant to be used alone.
+#[pyclass(frozen, module = "zcopy._native", name = "Epoll")]
+pub struct Epoll {
+    selector: Selector,
+    keys: Py<PyDict>,
+    events: Mutex<Events>,
+}
+
+fn borrowed(fd: RawFd) -> PyResult<BorrowedFd<'static>> {
+    if fd < 0 {
+        return Err(PyValueError::new_err(format!("Invalid file descriptor: {fd}")));
+    }
+    // SAFETY: a non-negative number; epoll_ctl only looks it up in the descriptor table (a closed
+    // one gives EBADF), and the borrow does not outlive the call.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+fn interest(events: u32) -> PyResult<Interest> {
+    Interest::from_bits(events).py()
+}
+
+/// Whether this is the process's main thread, the one that runs Python's signal handlers.
+fn on_main_thread() -> bool {
+    // SAFETY: gettid and getpid have no preconditions.
+    unsafe { libc::gettid() == libc::getpid() }
+}
+
+#[pymethods]
+impl Epoll {
+    /// Creates the epoll instance; `keys` maps descriptor numbers to `SelectorKey`s.
+    #[new]
+    fn new(keys: Bound<'_, PyDict>) -> PyResult<Epoll> {
+        Ok(Epoll {
+            selector: Selector::new().py()?,
+            keys: keys.unbind(),
+            events: Mutex::new(Events::with_capacity(64)),
+        })
+    }
+
+    /// Starts watching `fd` for `events` (`EVENT_READ | EVENT_WRITE`) in `mode`
+    /// (`EDGE_TRIGGERED | ONESHOT | EXCLUSIVE`, 0 for level-triggered).
+    fn register(&self, fd: RawFd, events: u32, mode: u32) -> PyResult<()> {
+        let mode = Mode::from_bits(mode).py()?;
+        self.selector
+            .register(borrowed(fd)?, Token(fd as u64), interest(events)?, mode)
+            .py()
+    }
+
+    /// Changes the events or mode of `fd` (and re-arms a one-shot registration).
+    fn modify(&self, fd: RawFd, events: u32, mode: u32) -> PyResult<()> {
+        let mode = Mode::from_bits(mode).py()?;
+        self.selector
+            .reregister(borrowed(fd)?, Token(fd as u64), interest(events)?, mode)
+            .py()
+    }
+
+    /// Stops watching `fd`. A descriptor that is already closed (the kernel forgot it) or not
+    /// registered is not an error, as in `selectors`.
+    fn unregister(&self, fd: RawFd) -> PyResult<()> {
+        match self.selector.deregister(borrowed(fd)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == zcopy::ErrorKind::Closed && self.selector.is_open() => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            Err(e) => Err(crate::errors::to_py(e)),
+        }
+    }
+
+    /// Waits for events and returns `[(key, events), ...]` as `selectors` does: `timeout=None`
+    /// blocks, `timeout <= 0` polls, otherwise waits up to `timeout` seconds (rounded up to the
+    /// next millisecond). Returns `[]` after `wakeup()`, a timeout, or a signal whose handler did
+    /// not raise.
+    #[pyo3(signature = (timeout=None))]
+    fn select<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyList>> {
+        let timeout = match timeout {
+            None => None,
+            Some(t) if t.is_nan() => return Err(PyValueError::new_err("timeout must not be NaN")),
+            Some(t) if t <= 0.0 => Some(Duration::ZERO),
+            Some(t) => Duration::try_from_secs_f64(t).ok(),
+        };
+        let keys = self.keys.bind(py);
+        let capacity = keys.len().max(1);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let main = on_main_thread();
+        let ready = loop {
+            let now = Instant::now();
+            let remaining = deadline.map(|d| d.saturating_duration_since(now));
+            let slice = match remaining {
+                Some(r) if !main || r <= SIGNAL_SLICE => remaining,
+                _ if main => Some(SIGNAL_SLICE),
+                _ => None,
+            };
+            let ready = py.detach(|| -> zcopy::Result<Vec<(u64, u32)>> {
+                let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+                events.reserve(capacity);
+                self.selector.select(&mut events, slice)?;
+                Ok(events.iter().map(|e| (e.token().0, e.raw())).collect())
+            });
+            let ready = ready.py()?;
+            let sliced = slice != remaining;
+            if !ready.is_empty() || !sliced {
+                break ready;
+            }
+            // A slice ended early: a wakeup() or close(), not the end of the slice.
+            if slice.is_some_and(|s| now.elapsed() < s) {
+                break ready;
+            }
+            py.check_signals()?;
+        };
+        let list = PyList::empty(py);
+        for (fd, bits) in ready {
+            let Some(key) = keys.get_item(fd)? else {
+                continue;
+            };
+            let wanted: u32 = match key.cast::<PyTuple>() {
+                Ok(tuple) => tuple.get_item(2)?.extract()?,
+                Err(_) => key.getattr(pyo3::intern!(py, "events"))?.extract()?,
+            };
+            let mut events = 0;
+            let (read, write) = (
+                (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32,
+                (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32,
+            );
+            if bits & read != 0 {
+                events |= EVENT_READ;
+            }
+            if bits & write != 0 {
+                events |= EVENT_WRITE;
+            }
+            list.append((key, events & wanted))?;
+        }
+        Ok(list)
+    }
+
+    /// Makes a running (or the next) `select()` return `[]` at once. Any thread.
+    fn wakeup(&self) -> PyResult<()> {
+        self.selector.wake().py()
+    }
+
+    /// Closes the selector; a `select()` running on another thread returns.
+    fn close(&self) {
+        self.selector.close();
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        !self.selector.is_open()
+    }
+
+    /// The epoll descriptor.
+    fn fileno(&self) -> RawFd {
+        self.selector.as_raw_fd()
+    }
+}

@@ -1,0 +1,126 @@
+"""Shared fixtures and helpers for the zcopy test suite."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+import zcopy
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS = ROOT / "tests" / "vectors"
+
+
+def pattern(size: int, start: int = 0) -> bytes:
+    """The shared vectors' byte pattern ``(i * 7 + i // 251) % 256`` for ``i`` in
+    ``[start, start + size)``."""
+    return bytes((i * 7 + i // 251) % 256 for i in range(start, start + size))
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Callable[[int], Path]:
+    """Makes a file holding ``size`` bytes of the pattern."""
+
+    def make(size: int, name: str = "data.bin") -> Path:
+        path = tmp_path / name
+        path.write_bytes(pattern(size))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def socket_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    try:
+        yield r, w
+    finally:
+        for fd in (r, w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Drain(threading.Thread):
+    """Reads a socket or pipe until end of file, keeping what it read."""
+
+    def __init__(self, fd: int | socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.chunks: list[bytes] = []
+
+    def run(self) -> None:
+        while True:
+            if isinstance(self.fd, socket.socket):
+                chunk = self.fd.recv(1 << 16)
+            else:
+                chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return
+            self.chunks.append(chunk)
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def run_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Runs ``code`` in a fresh interpreter (for crashes that must not reach the test run)."""
+    return subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+    )
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def mappings() -> int:
+    with open("/proc/self/maps") as f:
+        return sum(1 for _ in f)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def maps_mention(path: os.PathLike[str] | str) -> bool:
+    with open("/proc/self/maps") as f:
+        return any(str(path) in line for line in f)
+
+
+__all__ = [
+    "Drain",
+    "VECTORS",
+    "maps_mention",
+    "mappings",
+    "open_fds",
+    "pattern",
+    "rss_bytes",
+    "run_child",
+    "zcopy",
+]

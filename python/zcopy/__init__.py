@@ -1,0 +1,112 @@
+"""zcopy: the Linux kernel's zero-copy I/O for Python.
+
+- ``zcopy.map(file, mode=zcopy.READ_ONLY, position=0, size=None)`` maps any byte range of a file
+  (no alignment rule, more than 2 GiB, size 0) as a ``MappedRegion`` with the buffer protocol.
+  ``close()`` always succeeds, even while memoryviews exist, and a file truncated under a mapping
+  raises ``zcopy.TruncatedError`` instead of killing the interpreter with SIGBUS.
+- ``zcopy.transfer_to`` / ``transfer_from`` / ``transfer_all`` move bytes between files,
+  sockets and pipes in the kernel (copy_file_range, sendfile, splice), with the GIL released;
+  ``zcopy.last_method()`` names the path that ran. ``sendfile``, ``splice`` and ``tee`` are
+  the single system calls.
+- ``zcopy.EpollSelector`` is a ``selectors.BaseSelector`` with a select() in Rust, edge-triggered
+  and one-shot registrations and ``wakeup()``; asyncio runs on it.
+
+Linux only. Importing zcopy installs a SIGBUS handler that only acts on faults inside zcopy
+regions and passes every other SIGBUS on to the handler that was there before.
+"""
+
+from __future__ import annotations
+
+from ._native import (
+    EDGE_TRIGGERED,
+    EXCLUSIVE,
+    LEVEL_TRIGGERED,
+    MADV_DODUMP,
+    MADV_DOFORK,
+    MADV_DONTDUMP,
+    MADV_DONTFORK,
+    MADV_DONTNEED,
+    MADV_FREE,
+    MADV_HUGEPAGE,
+    MADV_NOHUGEPAGE,
+    MADV_NORMAL,
+    MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE,
+    MADV_RANDOM,
+    MADV_REMOVE,
+    MADV_SEQUENTIAL,
+    MADV_WILLNEED,
+    MAX_TRANSFER,
+    ONESHOT,
+    PRIVATE,
+    READ_ONLY,
+    READ_WRITE,
+    SPLICE_F_MORE,
+    SPLICE_F_MOVE,
+    SPLICE_F_NONBLOCK,
+    MapMode,
+    MappedRegion,
+    TruncatedError,
+    __version__,
+    last_method,
+    map,
+    page_size,
+    sendfile,
+    shared_memory,
+    splice,
+    tee,
+    transfer_all,
+    transfer_from,
+    transfer_to,
+    transfer_with_header,
+)
+from ._selector import EpollSelector
+
+#: The names ``last_method()`` returns and ``method=`` accepts (besides ``"none"``).
+METHODS = ("copy_file_range", "sendfile", "splice", "mmap+write", "read/write")
+
+__all__ = [
+    "EDGE_TRIGGERED",
+    "EXCLUSIVE",
+    "LEVEL_TRIGGERED",
+    "MADV_DODUMP",
+    "MADV_DOFORK",
+    "MADV_DONTDUMP",
+    "MADV_DONTFORK",
+    "MADV_DONTNEED",
+    "MADV_FREE",
+    "MADV_HUGEPAGE",
+    "MADV_NOHUGEPAGE",
+    "MADV_NORMAL",
+    "MADV_POPULATE_READ",
+    "MADV_POPULATE_WRITE",
+    "MADV_RANDOM",
+    "MADV_REMOVE",
+    "MADV_SEQUENTIAL",
+    "MADV_WILLNEED",
+    "MAX_TRANSFER",
+    "METHODS",
+    "ONESHOT",
+    "PRIVATE",
+    "READ_ONLY",
+    "READ_WRITE",
+    "SPLICE_F_MORE",
+    "SPLICE_F_MOVE",
+    "SPLICE_F_NONBLOCK",
+    "EpollSelector",
+    "MapMode",
+    "MappedRegion",
+    "TruncatedError",
+    "__version__",
+    "last_method",
+    "map",
+    "page_size",
+    "sendfile",
+    "shared_memory",
+    "splice",
+    "tee",
+    "transfer_all",
+    "transfer_from",
+    "transfer_to",
+    "transfer_with_header",
+]
