@@ -1,0 +1,61 @@
+# Java binding (io.zcopy): -include'd by the top-level Makefile.
+#
+#   make java-build      cargo build of libzcopy_jni.so, then the jar (jni-bridge/target/zcopy-0.1.0.jar)
+#   make test-java       JUnit suite on Java 17 and on the newest JDK ($(JAVA_NEW_HOME)), examples smoke run
+#   make soak-java       the long soak (1,000,000 map/close, 100,000 transfers)
+#   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change)
+#   make java-examples   the runnable examples in java-examples/, built against the jar
+
+MVN ?= mvn
+JAVA_DIR := $(ROOT)/jni-bridge
+ZCOPY_JAR := $(JAVA_DIR)/target/zcopy-0.1.0.jar
+JAVA_BIN := $(JAVA17_HOME)/bin/java
+MVN_FLAGS := -B --no-transfer-progress -f $(JAVA_DIR)/pom.xml
+# Maven itself runs on Java 17; the test JVM is chosen per run.
+MVN_RUN = JAVA_HOME=$(JAVA17_HOME) $(MVN)
+JMH_ARGS ?= -f 1 -wi 2 -i 3 -w 1s -r 1s
+BENCH_JAR := $(JAVA_DIR)/bench/target/zcopy-bench.jar
+
+BUILD_TARGETS += java-build
+TEST_TARGETS += test-java
+
+.PHONY: java-build java-tools test-java soak-java bench-java java-examples
+
+java-tools:
+	@command -v $(MVN) >/dev/null || { apt-get update -qq && apt-get install -y -qq maven; }
+	@test -x "$(JAVA_BIN)" || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; }
+
+java-build: java-tools
+	$(CARGO) build --release -p zcopy-jni
+	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests package
+
+test-java: java-build
+	@echo "== Java tests on Java 17 ($(JAVA17_HOME))"
+	$(MVN_RUN) $(MVN_FLAGS) surefire:test -Dtest.jvm=$(JAVA17_HOME)/bin/java
+	@if [ -n "$(JAVA_NEW_HOME)" ] && [ -x "$(JAVA_NEW_HOME)/bin/java" ]; then \
+		echo "== Java tests on $$($(JAVA_NEW_HOME)/bin/java -version 2>&1 | head -1) ($(JAVA_NEW_HOME))"; \
+		$(MVN_RUN) $(MVN_FLAGS) surefire:test -Dtest.jvm=$(JAVA_NEW_HOME)/bin/java; \
+	else \
+		echo "== no newer JDK found (JAVA_NEW_HOME is empty): Java tests ran on Java 17 only"; \
+	fi
+	$(MAKE) --no-print-directory java-examples-smoke
+
+soak-java: java-build
+	$(MVN_RUN) $(MVN_FLAGS) surefire:test -Dtest=SoakTest -Dtest.args=-Dzcopy.soak=long
+
+bench-java: java-build
+	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests install
+	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml package
+	@echo "== JMH on Java 17"
+	$(JAVA_BIN) --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -rf json -rff $(JAVA_DIR)/bench/target/jmh-17.json
+	@if [ -x "$(JAVA_NEW_HOME)/bin/java" ]; then \
+		echo "== JMH on $(JAVA_NEW_HOME)"; \
+		$(JAVA_NEW_HOME)/bin/java --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -rf json -rff $(JAVA_DIR)/bench/target/jmh-new.json; \
+	fi
+	$(JAVA_BIN) -cp $(BENCH_JAR) io.zcopy.bench.Report $(JAVA_DIR)/bench/target/jmh-17.json $(JAVA_DIR)/bench/target/jmh-new.json
+
+java-examples: java-build
+	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) build
+
+java-examples-smoke: java-examples
+	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) smoke
