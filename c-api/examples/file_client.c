@@ -2,9 +2,9 @@
  * file_client: fetches one file from file_server with several concurrent connections and checks
  * every byte against the local copy, which it maps with zcopy (no copy of the expected bytes).
  *
- *   file_client PORT NAME CLIENTS EXPECTED_FILE
+ *   file_client PORT NAME CLIENTS EXPECTED_FILE [HOST]
  *
- * Prints one line per client and a total; exits 0 only when every client received the whole
+ * HOST is an IPv4 address (default 127.0.0.1). Prints one line per client and a total; exits 0 only when every client received the whole
  * file, byte for byte.
  */
 #include <arpa/inet.h>
@@ -22,6 +22,7 @@
 #include "zcopy.h"
 
 static int port;
+static const char *host = "127.0.0.1";
 static const char *name;
 static const uint8_t *expected;
 static size_t expected_len;
@@ -49,7 +50,7 @@ static void *fetch(void *arg) {
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inet_pton(AF_INET, host, &a.sin_addr);
     if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a)) {
         snprintf(c->error, sizeof c->error, "connect: %s", strerror(errno));
         return NULL;
@@ -94,10 +95,11 @@ static void *fetch(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s PORT NAME CLIENTS EXPECTED_FILE\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s PORT NAME CLIENTS EXPECTED_FILE [HOST]\n", argv[0]);
         return 2;
     }
+    if (argc == 6) host = argv[5];
     port = atoi(argv[1]);
     name = argv[2];
     int clients = atoi(argv[3]);

@@ -1,10 +1,10 @@
 /*
  * file_server: a zero-copy file server in one file, to copy from.
  *
- *   file_server [-p PORT] [-r ROOT] [-n MAX_CONNECTIONS]
+ *   file_server [-a ADDR] [-p PORT] [-r ROOT] [-n MAX_CONNECTIONS]
  *
- * Serves the files under ROOT (default: the current directory) on 127.0.0.1:PORT (default 0:
- * any free port; the chosen one is printed as "listening on 127.0.0.1:PORT"). One request per
+ * Serves the files under ROOT (default: the current directory) on ADDR:PORT (default
+ * 127.0.0.1:0, any free port; the chosen one is printed as "listening on ADDR:PORT"). One request per
  * connection, in a deliberately HTTP-shaped protocol:
  *
  *   request:   GET /NAME\n            (up to 1 KiB)
@@ -21,6 +21,7 @@
  *
  * Stop it with SIGINT/SIGTERM, or let it exit after MAX_CONNECTIONS connections.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -158,7 +159,7 @@ static int send_response(struct conn *c) {
     return 1;
 }
 
-static int listen_on(int port) {
+static int listen_on(const char *addr, int port) {
     int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -166,14 +167,17 @@ static int listen_on(int port) {
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
+    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
+        fprintf(stderr, "file_server: not an IPv4 address: %s\n", addr);
+        exit(2);
+    }
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1024) ||
         getsockname(l, (struct sockaddr *)&a, &len)) {
         perror("file_server: listen");
         exit(1);
     }
-    printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
+    printf("listening on %s:%d\n", addr, ntohs(a.sin_port));
     fflush(stdout);
     return l;
 }
@@ -234,14 +238,15 @@ static void on_event(zc_selector *sel, const char *root, struct conn *c, const z
 int main(int argc, char **argv) {
     int port = 0;
     long max_connections = -1;
-    const char *root = ".";
+    const char *root = ".", *addr = "127.0.0.1";
     int opt;
-    while ((opt = getopt(argc, argv, "p:r:n:")) != -1) {
-        if (opt == 'p') port = atoi(optarg);
+    while ((opt = getopt(argc, argv, "a:p:r:n:")) != -1) {
+        if (opt == 'a') addr = optarg;
+        else if (opt == 'p') port = atoi(optarg);
         else if (opt == 'r') root = optarg;
         else if (opt == 'n') max_connections = atol(optarg);
         else {
-            fprintf(stderr, "usage: %s [-p PORT] [-r ROOT] [-n MAX_CONNECTIONS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-r ROOT] [-n MAX_CONNECTIONS]\n", argv[0]);
             return 2;
         }
     }
@@ -259,7 +264,7 @@ int main(int argc, char **argv) {
         fail("selector", rc);
         return 1;
     }
-    int listener = listen_on(port);
+    int listener = listen_on(addr, port);
     rc = zc_selector_register(sel, listener, LISTENER_TOKEN, ZC_INTEREST_READABLE, ZC_MODE_LEVEL);
     if (rc != ZC_OK) {
         fail("register listener", rc);

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The example server and client on two hosts: two network namespaces made here, joined by a veth
+# pair, each with its own address. Needs root and iproute2; skipped, with the reason, where the
+# machine does not allow creating namespaces. Only the namespaces' own addresses are used.
+#
+#   C_OUT=target/c-api bash c-api/examples/netns_demo.sh [SIZE] [CLIENTS]
+set -euo pipefail
+size=${1:-64M}
+clients=${2:-4}
+bin=${C_OUT:?set C_OUT to the build directory (target/c-api)}/examples
+skip() { echo "netns_demo: 0 passed, 0 failed, 1 skipped ($1)"; exit 0; }
+[ "$(id -u)" = 0 ] || skip "not root: network namespaces need CAP_SYS_ADMIN"
+command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
+id=$$
+a=zc-c-a-$id b=zc-c-b-$id va=zcca$id vb=zccb$id
+server_addr=10.213.7.2 client_addr=10.213.7.1
+dir=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    ip netns del "$a" 2>/dev/null || true
+    ip netns del "$b" 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+ip netns add "$a" 2>/dev/null || skip "ip netns add is not permitted here"
+ip netns add "$b"
+ip link add "$va" type veth peer name "$vb" || skip "veth pairs are not available here"
+ip link set "$va" netns "$a"
+ip link set "$vb" netns "$b"
+ip -n "$a" addr add "$client_addr/30" dev "$va"
+ip -n "$b" addr add "$server_addr/30" dev "$vb"
+for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
+ip -n "$a" link set "$va" up
+ip -n "$b" link set "$vb" up
+
+"$bin/mapped_rw" write "$dir/data.bin" "$size" >/dev/null
+ip netns exec "$b" "$bin/file_server" -a "$server_addr" -p 0 -r "$dir" > "$dir/server.out" &
+server_pid=$!
+for _ in $(seq 100); do
+    grep -q listening "$dir/server.out" 2>/dev/null && break
+    sleep 0.05
+done
+port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\)$/\1/p' "$dir/server.out")
+[ -n "$port" ] || { echo "netns_demo: the server did not start"; exit 1; }
+echo "serving $size from $server_addr (namespace $b) to $clients clients at $client_addr (namespace $a)"
+ip netns exec "$a" "$bin/file_client" "$port" data.bin "$clients" "$dir/data.bin" "$server_addr"
+echo "netns_demo: 1 passed, 0 failed"
