@@ -35,7 +35,7 @@ CLIENTS ?= 4
 BUILD_TARGETS += c-build
 TEST_TARGETS += c-header-check test-c
 
-.PHONY: c-build c-header c-header-check c-tools test-c test-c-plain test-c-asan test-c-valgrind \
+.PHONY: c-build c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
 	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
 
 # --- libraries ---------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ lint: c-header-check
 
 # --- tests -------------------------------------------------------------------------------------
 
-test-c: test-c-header test-c-plain test-c-asan test-c-valgrind test-c-examples test-c-install
+test-c: test-c-coverage test-c-readme test-c-header test-c-plain test-c-asan test-c-valgrind test-c-examples test-c-install
 	@echo "test-c: all C suites passed"
 
 C_TEST_SRCS := $(C_DIR)/tests/zc_test.h $(C_DIR)/tests/json_lite.h $(C_DIR)/include/zcopy.h
@@ -113,6 +113,23 @@ test-c-valgrind: $(addprefix $(C_OUT)/plain/,$(C_TESTS))
 	@for t in $(C_TESTS); do echo "== $$t (valgrind)"; \
 		if [ $$t = test_soak ]; then args="500 500"; else args=""; fi; \
 		$(C_RUN_ENV) ZC_UNDER_VALGRIND=1 $(C_VALGRIND) $(C_OUT)/plain/$$t $$args || exit 1; done
+
+# Every exported function is called by a C test, and every ZC_ERR_* code is expected by one.
+test-c-coverage: | c-build
+	@missing=0; for f in $$(nm -D --defined-only $(C_LIB)/libzcopy.so | awk '$$2 == "T" {print $$3}'); do \
+		case $$f in zc_*) ;; *) echo "exported symbol without the zc_ prefix: $$f"; missing=1;; esac; \
+		grep -qw "$$f" $(C_DIR)/tests/*.c || { echo "no C test calls $$f"; missing=1; }; done; \
+	for code in $$(sed -n 's/^#define \(ZC_ERR_[A-Z_]*\) .*/\1/p' $(C_DIR)/include/zcopy.h); do \
+		grep -q "$$code);" $(C_DIR)/tests/*.c || { echo "no C test expects $$code"; missing=1; }; done; \
+	[ $$missing = 0 ] && echo "test-c-coverage: $$(nm -D --defined-only $(C_LIB)/libzcopy.so | grep -c ' T zc_') exported functions, all called by a test; every ZC_ERR_* code expected by one"
+
+# The example in c-api/README.md compiles as written and runs.
+test-c-readme: | c-build
+	@mkdir -p $(C_OUT)/readme
+	awk '/<!-- readme-example -->/{on=1; next} on && /^```c/{grab=1; next} grab && /^```/{exit} grab' \
+		$(C_DIR)/README.md > $(C_OUT)/readme/example.c
+	$(CC) $(C_CFLAGS) -o $(C_OUT)/readme/example $(C_OUT)/readme/example.c $(C_LDFLAGS)
+	cd $(C_OUT)/readme && ./example
 
 # The header on its own, as C++, and included twice.
 test-c-header: | c-build
