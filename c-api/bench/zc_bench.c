@@ -1,7 +1,7 @@
 /*
  * zc_bench: what the C API costs, measured against the raw system calls in the same run.
  *
- *   zc_bench [--size 1G] [--calls 200000] [--rounds 5] [--dir DIR]
+ *   zc_bench [--calls-only] [--size 1G] [--calls 200000] [--rounds 5] [--dir DIR]
  *
  * 1. Per-call cost of 4 KiB transfers from a page-cached file to a loopback TCP socket (and to
  *    /dev/null, where no receiver thread adds noise): zc_transfer_to next to a raw sendfile(2)
@@ -324,9 +324,10 @@ static long long parse_size(const char *s) {
 int main(int argc, char **argv) {
     long long size = 1ll << 30;
     long calls = 200000;
-    int rounds = 5;
+    int rounds = 5, calls_only = 0;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--calls-only") == 0; i++) calls_only = 1;
+    for (int i = calls_only + 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--size") == 0) size = parse_size(argv[i + 1]);
         else if (strcmp(argv[i], "--calls") == 0) calls = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--rounds") == 0) rounds = atoi(argv[i + 1]);
@@ -339,6 +340,6 @@ int main(int argc, char **argv) {
            rounds, dir);
     per_call(dir, calls, 1);
     per_call(dir, calls, 0);
-    throughput(dir, size, rounds);
+    if (!calls_only) throughput(dir, size, rounds);
     return 0;
 }
