@@ -16,6 +16,9 @@ struct usage {
 
 static struct usage usage_now(void) {
     struct usage u = {zc_count_fds(), zc_count_lines("/proc/self/maps"), zc_status_kb("VmRSS")};
+    if (getenv("ZC_SOAK_VERBOSE"))
+        printf("  RssAnon %ld kB, RssFile %ld kB, RssShmem %ld kB\n", zc_status_kb("RssAnon"), zc_status_kb("RssFile"),
+               zc_status_kb("RssShmem"));
     return u;
 }
 
