@@ -123,7 +123,13 @@ pub(crate) fn record(name: &'static str, failure: Failure) -> zc_result {
 /// The returned string is static: never free it.
 #[no_mangle]
 pub extern "C" fn zc_result_str(result: zc_result) -> *const c_char {
-    let name: &'static CStr = match result {
+    ffi_value!("zc_result_str", c"ZC_ERR_UNKNOWN".as_ptr(), {
+        Ok(result_name(result).as_ptr())
+    })
+}
+
+fn result_name(result: zc_result) -> &'static CStr {
+    match result {
         ZC_OK => c"ZC_OK",
         ZC_ERR_INVALID_ARG => c"ZC_ERR_INVALID_ARG",
         ZC_ERR_CLOSED => c"ZC_ERR_CLOSED",
@@ -140,8 +146,7 @@ pub extern "C" fn zc_result_str(result: zc_result) -> *const c_char {
         ZC_ERR_INSUFFICIENT_SPACE => c"ZC_ERR_INSUFFICIENT_SPACE",
         ZC_ERR_PANIC => c"ZC_ERR_PANIC",
         _ => c"ZC_ERR_UNKNOWN",
-    };
-    name.as_ptr()
+    }
 }
 
 /// The errno behind this thread's last failed zcopy call (also stored in `errno` by the failing
@@ -178,9 +183,10 @@ pub extern "C" fn zc_last_errno() -> c_int {
 #[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn zc_last_error_message(buf: *mut c_char, len: usize, out_n: *mut usize) -> zc_result {
-    // Copy the message first: the boundary records failures of this very call in the same slot.
-    let message = LAST.try_with(|l| l.borrow().message.clone()).unwrap_or_default();
     ffi_boundary!("zc_last_error_message", {
+        // Read before anything can fail: a failure of this very call is recorded in the same slot
+        // (after this body returns).
+        let message = LAST.try_with(|l| l.borrow().message.clone()).unwrap_or_default();
         let out_n = Out::new(out_n, "out_n")?;
         if buf.is_null() && len == 0 {
             // SAFETY: `out_n` is non-null and the caller vouches it is writable.

@@ -43,13 +43,15 @@ pub const ZC_VERSION_NUMBER: u32 = (ZC_VERSION_MAJOR << 16) | (ZC_VERSION_MINOR 
 /// The returned string is static: never free it.
 #[no_mangle]
 pub extern "C" fn zc_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    boundary::ffi_value!("zc_version", std::ptr::null(), {
+        Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
+    })
 }
 
 /// The loaded library's `ZC_VERSION_NUMBER`.
 #[no_mangle]
 pub extern "C" fn zc_version_number() -> u32 {
-    ZC_VERSION_NUMBER
+    boundary::ffi_value!("zc_version_number", ZC_VERSION_NUMBER, { Ok(ZC_VERSION_NUMBER) })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::os::raw::{c_char, c_int};
 
 use zcopy::{SpliceFlags, Transfer, TransferMethod};
 
-use crate::boundary::{self, borrow_fd, ffi_boundary, invalid, CResult, Out};
+use crate::boundary::{self, borrow_fd, ffi_boundary, ffi_value, invalid, CResult, Out};
 use crate::error::zc_result;
 
 /// The kernel path that moved the bytes of a transfer (`ZC_METHOD_*`).
@@ -525,7 +525,13 @@ pub unsafe extern "C" fn zc_tee(
 /// The returned string is static: never free it.
 #[no_mangle]
 pub extern "C" fn zc_transfer_method_name(method: zc_transfer_method) -> *const c_char {
-    let name: &'static CStr = match method {
+    ffi_value!("zc_transfer_method_name", c"unknown".as_ptr(), {
+        Ok(method_name(method).as_ptr())
+    })
+}
+
+fn method_name(method: zc_transfer_method) -> &'static CStr {
+    match method {
         ZC_METHOD_NONE => c"none",
         ZC_METHOD_COPY_FILE_RANGE => c"copy_file_range",
         ZC_METHOD_SENDFILE => c"sendfile",
@@ -533,18 +539,19 @@ pub extern "C" fn zc_transfer_method_name(method: zc_transfer_method) -> *const 
         ZC_METHOD_MMAP_WRITE => c"mmap+write",
         ZC_METHOD_READ_WRITE => c"read/write",
         _ => c"unknown",
-    };
-    name.as_ptr()
+    }
 }
 
 /// Whether the method moves bytes without a CPU copy through user space (`copy_file_range`,
 /// `sendfile`, `splice`).
 #[no_mangle]
 pub extern "C" fn zc_transfer_method_is_zero_copy(method: zc_transfer_method) -> bool {
-    matches!(
-        method,
-        ZC_METHOD_COPY_FILE_RANGE | ZC_METHOD_SENDFILE | ZC_METHOD_SPLICE
-    )
+    ffi_value!("zc_transfer_method_is_zero_copy", false, {
+        Ok(matches!(
+            method,
+            ZC_METHOD_COPY_FILE_RANGE | ZC_METHOD_SENDFILE | ZC_METHOD_SPLICE
+        ))
+    })
 }
 
 #[cfg(test)]
