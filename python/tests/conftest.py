@@ -19,10 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
 
 
+_PERIOD = 256 * 251  # (i * 7 + i // 251) % 256 repeats every 256 * 251 bytes
+_CYCLE = bytes((i * 7 + i // 251) % 256 for i in range(_PERIOD))
+
+
 def pattern(size: int, start: int = 0) -> bytes:
     """The shared vectors' byte pattern ``(i * 7 + i // 251) % 256`` for ``i`` in
     ``[start, start + size)``."""
-    return bytes((i * 7 + i // 251) % 256 for i in range(start, start + size))
+    first = start % _PERIOD
+    reps = (first + size) // _PERIOD + 1
+    return (_CYCLE * reps)[first : first + size]
 
 
 @pytest.fixture
