@@ -64,6 +64,12 @@ public final class MappedRegion implements AutoCloseable {
     private final Chunk[] chunks;
     /** Plain on purpose: memory safety does not depend on it (stale buffers read zeros). */
     private boolean closed;
+    /**
+     * The one chunk of a region of at most 1 GiB, once made: the accessors' fast path. Plain:
+     * a racing reader that sees null takes the slow path, which reads the safely published
+     * {@link Chunk}; the buffer's own constructor ends with the JVM's final-field barrier.
+     */
+    private ByteBuffer single;
 
     private static final class Chunk {
         final ByteBuffer buf;
@@ -191,6 +197,9 @@ public final class MappedRegion implements AutoCloseable {
             int len = (int) Math.min(size - start, CHUNK + OVERLAP);
             c = new Chunk(root(start, len));
             chunks[index] = c;
+            if (chunks.length == 1) {
+                single = c.buf;
+            }
         }
         return c.buf;
     }
@@ -221,13 +230,38 @@ public final class MappedRegion implements AutoCloseable {
     // ------------------------------------------------------------------ accessors
 
     /**
+     * The chunk buffer holding {@code [index, index + width)} when it is already made and the
+     * range is valid; null otherwise (then {@link #slowBuffer} checks and makes it). Kept tiny
+     * so the JIT inlines it into the accessors' loops.
+     */
+    private ByteBuffer fastBuffer(long index, int width) {
+        if (closed || index < 0 || index > size - width) {
+            return null;
+        }
+        ByteBuffer b = single;
+        if (b != null) {
+            return b;
+        }
+        Chunk c = chunks[(int) (index >>> CHUNK_SHIFT)];
+        return c == null ? null : c.buf;
+    }
+
+    private ByteBuffer slowBuffer(long index, int width) {
+        checkOpen();
+        Objects.checkFromIndexSize(index, width, size);
+        return chunk((int) (index >>> CHUNK_SHIFT));
+    }
+
+    /**
      * @param index the byte's offset in the region
      * @return the byte
      */
     public byte get(long index) {
-        checkOpen();
-        Objects.checkIndex(index, size);
-        return chunk((int) (index >>> CHUNK_SHIFT)).get((int) (index & CHUNK_MASK));
+        ByteBuffer b = fastBuffer(index, 1);
+        if (b == null) {
+            b = slowBuffer(index, 1);
+        }
+        return b.get((int) (index & CHUNK_MASK));
     }
 
     /**
@@ -235,9 +269,11 @@ public final class MappedRegion implements AutoCloseable {
      * @return the big-endian long at {@code index}
      */
     public long getLong(long index) {
-        checkOpen();
-        Objects.checkFromIndexSize(index, 8, size);
-        return chunk((int) (index >>> CHUNK_SHIFT)).getLong((int) (index & CHUNK_MASK));
+        ByteBuffer b = fastBuffer(index, 8);
+        if (b == null) {
+            b = slowBuffer(index, 8);
+        }
+        return b.getLong((int) (index & CHUNK_MASK));
     }
 
     /**
@@ -246,9 +282,11 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion put(long index, byte value) {
-        checkOpen();
-        Objects.checkIndex(index, size);
-        chunk((int) (index >>> CHUNK_SHIFT)).put((int) (index & CHUNK_MASK), value);
+        ByteBuffer b = fastBuffer(index, 1);
+        if (b == null) {
+            b = slowBuffer(index, 1);
+        }
+        b.put((int) (index & CHUNK_MASK), value);
         return this;
     }
 
@@ -258,9 +296,11 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion putLong(long index, long value) {
-        checkOpen();
-        Objects.checkFromIndexSize(index, 8, size);
-        chunk((int) (index >>> CHUNK_SHIFT)).putLong((int) (index & CHUNK_MASK), value);
+        ByteBuffer b = fastBuffer(index, 8);
+        if (b == null) {
+            b = slowBuffer(index, 8);
+        }
+        b.putLong((int) (index & CHUNK_MASK), value);
         return this;
     }
 
