@@ -2,7 +2,7 @@
 //! hot path, `select()`, which waits with the GIL released and builds the `(key, events)` list
 //! in Rust from the selector's own `fd -> SelectorKey` dict.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,13 +21,22 @@ const EVENT_WRITE: u32 = 2;
 /// to run (core retries `EINTR` itself, so a Ctrl-C would otherwise wait for the next event).
 const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 
-/// An epoll instance with a waker (core's `Selector`), reading its registrations' keys from the
-/// dict it was created with. Used by `zcopy.EpollSelector`; not meant to be used alone.
+/// The token of the binding's own wake-up eventfd (core reserves `u64::MAX` for its waker).
+const WAKEUP: Token = Token(u64::MAX - 1);
+
+/// An epoll instance (core's `Selector`), reading its registrations' keys from the dict it was
+/// created with. Used by `zcopy.EpollSelector`; not meant to be used alone.
+///
+/// `wakeup()` uses an eventfd of its own, registered under [`WAKEUP`], rather than core's
+/// `Selector::wake`: `select()` waits in slices on the main thread (see [`SIGNAL_SLICE`]) and must
+/// tell a wake-up from the end of a slice, which core's `select` does not report (see
+/// CORE-REQUESTS.md).
 #[pyclass(frozen, module = "zcopy._native", name = "Epoll")]
 pub struct Epoll {
     selector: Selector,
     keys: Py<PyDict>,
     events: Mutex<Events>,
+    wakeup: OwnedFd,
 }
 
 fn borrowed(fd: RawFd) -> PyResult<BorrowedFd<'static>> {
@@ -49,15 +58,36 @@ fn on_main_thread() -> bool {
     unsafe { libc::gettid() == libc::getpid() }
 }
 
+impl Epoll {
+    /// Resets the wake-up eventfd (a failed read means it is already reset).
+    fn drain_wakeup(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into `count`.
+        let _ = unsafe { libc::read(self.wakeup.as_raw_fd(), std::ptr::from_mut(&mut count).cast(), 8) };
+    }
+}
+
 #[pymethods]
 impl Epoll {
     /// Creates the epoll instance; `keys` maps descriptor numbers to `SelectorKey`s.
     #[new]
     fn new(keys: Bound<'_, PyDict>) -> PyResult<Epoll> {
+        let selector = Selector::new().py()?;
+        // SAFETY: eventfd takes no pointers.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        // SAFETY: eventfd returned a new descriptor that nothing else owns.
+        let wakeup = unsafe { OwnedFd::from_raw_fd(raw) };
+        selector
+            .register(wakeup.as_fd(), WAKEUP, Interest::READABLE, Mode::LEVEL)
+            .py()?;
         Ok(Epoll {
-            selector: Selector::new().py()?,
+            selector,
             keys: keys.unbind(),
             events: Mutex::new(Events::with_capacity(64)),
+            wakeup,
         })
     }
 
@@ -119,13 +149,14 @@ impl Epoll {
                 self.selector.select(&mut events, slice)?;
                 Ok(events.iter().map(|e| (e.token().0, e.raw())).collect())
             });
-            let ready = ready.py()?;
-            let sliced = slice != remaining;
-            if !ready.is_empty() || !sliced {
+            let mut ready = ready.py()?;
+            if let Some(at) = ready.iter().position(|&(token, _)| token == WAKEUP.0) {
+                ready.swap_remove(at);
+                self.drain_wakeup();
                 break ready;
             }
-            // A slice ended early: a wakeup() or close(), not the end of the slice.
-            if slice.is_some_and(|s| now.elapsed() < s) {
+            let sliced = slice != remaining;
+            if !ready.is_empty() || !sliced || !self.selector.is_open() {
                 break ready;
             }
             py.check_signals()?;
@@ -155,9 +186,16 @@ impl Epoll {
         Ok(list)
     }
 
-    /// Makes a running (or the next) `select()` return `[]` at once. Any thread.
+    /// Makes a running (or the next) `select()` return at once. Any thread; wake-ups coalesce.
     fn wakeup(&self) -> PyResult<()> {
-        self.selector.wake().py()
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of `one` to our eventfd.
+        let n = unsafe { libc::write(self.wakeup.as_raw_fd(), std::ptr::from_ref(&one).cast(), 8) };
+        // EAGAIN: the counter is full, so a wake-up is pending anyway.
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(())
     }
 
     /// Closes the selector; a `select()` running on another thread returns.

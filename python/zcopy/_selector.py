@@ -144,9 +144,14 @@ class EpollSelector(selectors.BaseSelector):
         if new_mode & ~_MODES:
             raise ValueError(f"Invalid mode: {mode!r}")
         if events != key.events or new_mode != old_mode or new_mode & ONESHOT:
-            # EXCLUSIVE is fixed at registration (epoll_ctl refuses it in EPOLL_CTL_MOD).
             try:
-                self._epoll.modify(key.fd, events, new_mode & ~EXCLUSIVE)
+                if (old_mode | new_mode) & EXCLUSIVE:
+                    # epoll_ctl refuses EPOLL_CTL_MOD on (or to) an exclusive registration:
+                    # register again instead.
+                    self._epoll.unregister(key.fd)
+                    self._epoll.register(key.fd, events, new_mode)
+                else:
+                    self._epoll.modify(key.fd, events, new_mode)
             except BaseException:
                 # As the stdlib: a registration that epoll refuses to change is dropped.
                 self._fd_to_key.pop(key.fd, None)
