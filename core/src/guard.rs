@@ -30,6 +30,7 @@ const LIVE: u8 = 2;
 
 /// One guarded address range.
 pub(crate) struct Slot {
+    index: AtomicUsize,
     state: AtomicU8,
     start: AtomicUsize,
     len: AtomicUsize,
@@ -40,6 +41,7 @@ pub(crate) struct Slot {
 impl Slot {
     const fn new() -> Slot {
         Slot {
+            index: AtomicUsize::new(0),
             state: AtomicU8::new(FREE),
             start: AtomicUsize::new(0),
             len: AtomicUsize::new(0),
@@ -79,15 +81,25 @@ fn slot_at(index: usize) -> Option<&'static Slot> {
 
 /// Records `[start, start + len)` as a zcopy region; `None` when the table is full (the region is
 /// then simply not guarded).
+///
+/// Free slots of the existing chunks are always reused before a new chunk is made, so the table
+/// stays at the high-water mark of regions alive at once (a map/close loop uses one slot).
 pub(crate) fn register(start: usize, len: usize, prot: i32) -> Option<&'static Slot> {
-    let capacity = CHUNK_SLOTS * MAX_CHUNKS;
-    let hint = FREE_HINT.load(Ordering::Relaxed) % capacity;
-    for step in 0..capacity {
-        let index = (hint + step) % capacity;
+    let existing = (0..MAX_CHUNKS).take_while(|&c| chunk(c).is_some()).count() * CHUNK_SLOTS;
+    if existing > 0 {
+        let hint = FREE_HINT.load(Ordering::Relaxed) % existing;
+        for step in 0..existing {
+            let index = (hint + step) % existing;
+            if let Some(slot) = slot_at(index).and_then(|slot| claim(slot, index, start, len, prot)) {
+                return Some(slot);
+            }
+        }
+    }
+    // Every existing slot is taken: use the next chunks, making them as needed.
+    for index in existing..CHUNK_SLOTS * MAX_CHUNKS {
         let slot = match slot_at(index) {
             Some(slot) => slot,
             None => {
-                // Chunks fill in order, so an absent chunk means every slot before it is taken.
                 let fresh = Box::into_raw(Box::new(Chunk {
                     slots: [const { Slot::new() }; CHUNK_SLOTS],
                 }));
@@ -105,21 +117,26 @@ pub(crate) fn register(start: usize, len: usize, prot: i32) -> Option<&'static S
                 }
             }
         };
-        if slot
-            .state
-            .compare_exchange(FREE, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            slot.start.store(start, Ordering::Relaxed);
-            slot.len.store(len, Ordering::Relaxed);
-            slot.prot.store(prot, Ordering::Relaxed);
-            slot.truncated.store(false, Ordering::Relaxed);
-            slot.state.store(LIVE, Ordering::Release);
-            FREE_HINT.store(index + 1, Ordering::Relaxed);
+        if let Some(slot) = claim(slot, index, start, len, prot) {
             return Some(slot);
         }
     }
     None
+}
+
+/// Takes `slot` for a range if it is free.
+fn claim(slot: &'static Slot, index: usize, start: usize, len: usize, prot: i32) -> Option<&'static Slot> {
+    slot.state
+        .compare_exchange(FREE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+        .ok()?;
+    slot.index.store(index, Ordering::Relaxed);
+    slot.start.store(start, Ordering::Relaxed);
+    slot.len.store(len, Ordering::Relaxed);
+    slot.prot.store(prot, Ordering::Relaxed);
+    slot.truncated.store(false, Ordering::Relaxed);
+    slot.state.store(LIVE, Ordering::Release);
+    FREE_HINT.store(index + 1, Ordering::Relaxed);
+    Some(slot)
 }
 
 /// Forgets a range recorded by [`register`].
@@ -128,6 +145,14 @@ pub(crate) fn unregister(slot: &'static Slot) {
     slot.start.store(0, Ordering::Relaxed);
     slot.len.store(0, Ordering::Relaxed);
     slot.state.store(FREE, Ordering::Release);
+    // The next registration looks here first.
+    FREE_HINT.fetch_min(slot.index.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+/// How many chunks of slots exist (for tests of the table's growth).
+#[cfg(test)]
+fn chunks() -> usize {
+    (0..MAX_CHUNKS).take_while(|&c| chunk(c).is_some()).count()
 }
 
 fn find(addr: usize) -> Option<&'static Slot> {
@@ -280,5 +305,15 @@ mod tests {
         unregister(a);
         assert!(find(0x1000_0000).is_none());
         unregister(b);
+    }
+
+    #[test]
+    fn churn_reuses_slots_instead_of_growing_the_table() {
+        for i in 0..5 * CHUNK_SLOTS {
+            let s = register(0x3000_0000 + i * 0x1000, 0x1000, libc::PROT_READ).unwrap();
+            unregister(s);
+        }
+        // Other tests in this process hold a few slots at most: one chunk is plenty.
+        assert!(chunks() <= 2, "{} chunks after churn", chunks());
     }
 }

@@ -619,9 +619,11 @@ fn transfers_count_their_system_calls() {
     let t = transfer_to(src.as_fd(), 0, 4096, dst.as_fd()).unwrap();
     assert_eq!(t.syscalls, 1, "a steady-state transfer is one system call");
     assert_eq!(zcopy::last_transfer(), t);
-    let t = zcopy::transfer_all_using(TransferMethod::ReadWrite, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
+    let t =
+        zcopy::transfer_all_using(TransferMethod::ReadWrite, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
     // 64 KiB buffer: one pread and one write per 64 KiB, plus the slow-path probes.
     assert!(t.syscalls >= 128 && t.syscalls < 128 + 16, "{}", t.syscalls);
-    let t = zcopy::transfer_all_using(TransferMethod::Sendfile, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
+    let t =
+        zcopy::transfer_all_using(TransferMethod::Sendfile, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
     assert!(t.syscalls < 16, "{}", t.syscalls);
 }

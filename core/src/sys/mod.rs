@@ -6,14 +6,12 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Calls a libc function and turns `-1` into `io::Error::last_os_error()`; counts the call in
-/// this thread's system-call counter (see [`syscalls`]).
+/// Calls a libc function and turns `-1` into `io::Error::last_os_error()`.
 ///
 /// The call itself is unsafe; write it inside an `unsafe` block with a `SAFETY:` line saying why
 /// the arguments are valid, so that call sites read like the man page.
 macro_rules! syscall {
     ($fn:ident ( $($arg:expr),* $(,)? )) => {{
-        $crate::sys::count_syscalls(1);
         let res = libc::$fn($($arg),*);
         if res == -1 {
             Err(std::io::Error::last_os_error())
@@ -23,21 +21,6 @@ macro_rules! syscall {
     }};
 }
 pub(crate) use syscall;
-
-thread_local! {
-    static SYSCALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// Adds `n` system calls made by this thread (calls made outside [`syscall!`], such as the
-/// mmap/munmap inside memmap2, are added by hand).
-pub(crate) fn count_syscalls(n: u64) {
-    SYSCALLS.with(|c| c.set(c.get() + n));
-}
-
-/// The system calls this thread has made through zcopy so far.
-pub(crate) fn syscalls() -> u64 {
-    SYSCALLS.with(std::cell::Cell::get)
-}
 
 /// Retries `f` while it fails with `EINTR`.
 pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {

@@ -21,6 +21,7 @@ use memmap2::MmapOptions;
 use crate::sys::{self, retry_eintr, syscall, FdFlags, FdKind};
 use crate::{Error, Result};
 
+use pipe::recheck_sigpipe;
 pub(crate) use pipe::SigpipeShield;
 
 /// The most one `transfer_to` call moves: sendfile's per-call maximum, as in the JDK.
@@ -224,7 +225,6 @@ enum Direction {
 
 /// One transfer's descriptors and range. For `To` the file is `src` and `position` is its
 /// offset; for `From` the file is `dst` and `position` is the offset written.
-#[derive(Clone, Copy)]
 struct Job {
     src: RawFd,
     dst: RawFd,
@@ -233,9 +233,47 @@ struct Job {
     dir: Direction,
     /// Run only this method (benchmarks, tests, callers who want one specific path).
     forced: Option<TransferMethod>,
+    /// The system calls made so far (kept here, not in a thread-local, so that counting costs
+    /// nothing measurable on the one-call fast path).
+    calls: Cell<u64>,
 }
 
 impl Job {
+    fn new(
+        src: RawFd,
+        dst: RawFd,
+        position: u64,
+        count: u64,
+        dir: Direction,
+        forced: Option<TransferMethod>,
+    ) -> Job {
+        Job {
+            src,
+            dst,
+            position,
+            count,
+            dir,
+            forced,
+            calls: Cell::new(0),
+        }
+    }
+
+    /// Counts `n` system calls made outside [`Job::sys`].
+    fn tick(&self, n: u64) {
+        self.calls.set(self.calls.get() + n);
+    }
+
+    /// Makes one counted system call, retried on `EINTR`.
+    fn sys<T>(&self, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        loop {
+            self.tick(1);
+            match f() {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                other => return other,
+            }
+        }
+    }
+
     fn op(&self) -> &'static str {
         match self.dir {
             Direction::To => "transfer_to",
@@ -359,14 +397,7 @@ fn check_args(dir: Direction, src: RawFd, dst: RawFd, position: i64, count: i64)
     if position >= 0 && count >= 0 {
         return Ok((position as u64, count as u64));
     }
-    let job = Job {
-        src,
-        dst,
-        position: 0,
-        count: 0,
-        dir,
-        forced: None,
-    };
+    let job = Job::new(src, dst, 0, 0, dir, None);
     classify_descriptors(&job)?;
     let what = if position < 0 { "position" } else { "count" };
     let value = position.min(count);
@@ -443,15 +474,15 @@ fn to_job(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
-    let job = Job {
-        src: src.as_raw_fd(),
-        dst: target.as_raw_fd(),
+    let job = Job::new(
+        src.as_raw_fd(),
+        target.as_raw_fd(),
         position,
-        count: clamp_count(position, count.min(MAX_DIRECT_TRANSFER)),
-        dir: Direction::To,
+        clamp_count(position, count.min(MAX_DIRECT_TRANSFER)),
+        Direction::To,
         forced,
-    };
-    run_job(job, &TO_HINTS, job.dst)
+    );
+    run_job(&job, &TO_HINTS, job.dst)
 }
 
 /// Transfers up to `count` bytes from `src` into the file open on `target` at `position`, with
@@ -498,15 +529,15 @@ fn from_job(
     position: u64,
     count: u64,
 ) -> Result<Transfer> {
-    let job = Job {
-        src: src.as_raw_fd(),
-        dst: target.as_raw_fd(),
+    let job = Job::new(
+        src.as_raw_fd(),
+        target.as_raw_fd(),
         position,
-        count: clamp_count(position, count),
-        dir: Direction::From,
+        clamp_count(position, count),
+        Direction::From,
         forced,
-    };
-    run_job(job, &FROM_HINTS, job.src)
+    );
+    run_job(&job, &FROM_HINTS, job.src)
 }
 
 /// Moves all `count` bytes (or up to the end of the file) from `src` at `position` to `target`,
@@ -578,19 +609,18 @@ fn clamp_count(position: u64, count: u64) -> u64 {
     count.min((i64::MAX as u64).saturating_sub(position))
 }
 
-fn run_job(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
-    let before = sys::syscalls();
+fn run_job(job: &Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     run_job_counted(job, hints, hint_fd).map(|t| {
         record(Transfer {
-            syscalls: sys::syscalls() - before,
+            syscalls: job.calls.get(),
             ..t
         })
     })
 }
 
-fn run_job_counted(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
+fn run_job_counted(job: &Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     if job.count == 0 {
-        classify_descriptors(&job)?;
+        classify_descriptors(job)?;
         return Ok(Transfer {
             bytes: 0,
             method: TransferMethod::None,
@@ -601,16 +631,16 @@ fn run_job_counted(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> 
     let shield = SigpipeShield::raise();
     let result = run_routes(job, hints, hint_fd);
     let epipe = matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
-    shield.lower(epipe);
+    job.tick(shield.lower(epipe));
     result
 }
 
-fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
+fn run_routes(job: &Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     if let Some(method) = job.forced {
         return run_forced(job, method);
     }
     if let Some(route) = hints.get(hint_fd) {
-        match run_route(route, &job)? {
+        match run_route(route, job)? {
             Step::Moved(p) if p.bytes > 0 || p.would_block => return Ok(done(route, p)),
             // Zero bytes: at the end of the file, or a file that reports size 0; the probe
             // below tells which.
@@ -619,8 +649,8 @@ fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
         }
     }
     let plan = match job.dir {
-        Direction::To => plan_to(&job)?,
-        Direction::From => plan_from(&job)?,
+        Direction::To => plan_to(job)?,
+        Direction::From => plan_from(job)?,
     };
     let Some(plan) = plan else {
         return Ok(Transfer {
@@ -635,7 +665,7 @@ fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
         if route == Route::MmapWrite && job.count < MAPPED_THRESHOLD {
             continue;
         }
-        match run_route(route, &job)? {
+        match run_route(route, job)? {
             Step::Moved(p) => {
                 if route.method().is_zero_copy() && p.bytes > 0 {
                     hints.set(hint_fd, Some(route));
@@ -655,10 +685,10 @@ fn run_routes(job: Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     })
 }
 
-fn run_forced(job: Job, method: TransferMethod) -> Result<Transfer> {
+fn run_forced(job: &Job, method: TransferMethod) -> Result<Transfer> {
     let plan = match job.dir {
-        Direction::To => plan_to(&job)?,
-        Direction::From => plan_from(&job)?,
+        Direction::To => plan_to(job)?,
+        Direction::From => plan_from(job)?,
     };
     let Some(plan) = plan else {
         return Ok(done(Route::ReadWrite, Progress::default()));
@@ -674,7 +704,7 @@ fn run_forced(job: Job, method: TransferMethod) -> Result<Transfer> {
         .copied()
         .find(|r| r.method() == method)
         .ok_or_else(unsupported)?;
-    match run_route(route, &job)? {
+    match run_route(route, job)? {
         Step::Moved(p) => Ok(done(route, p)),
         Step::Fallback { .. } => Err(unsupported()),
     }
@@ -710,7 +740,10 @@ fn wrong_kind(op: &'static str, errno: i32) -> Error {
 /// position is at or past the end of the file.
 fn plan_to(job: &Job) -> Result<Option<Plan>> {
     let op = job.op();
+    job.tick(1);
+    recheck_sigpipe();
     let (_, dst_flags) = classify_descriptors(job)?;
+    job.tick(2);
     let src = sys::fstat(job.src).map_err(|e| Error::os(op, e))?;
     let dst = sys::fstat(job.dst).map_err(|e| Error::os(op, e))?;
     match src.kind {
@@ -761,7 +794,10 @@ fn plan_to(job: &Job) -> Result<Option<Plan>> {
 /// The slow path of `transfer_from`.
 fn plan_from(job: &Job) -> Result<Option<Plan>> {
     let op = job.op();
+    job.tick(1);
+    recheck_sigpipe();
     classify_descriptors(job)?;
+    job.tick(2);
     let dst = sys::fstat(job.dst).map_err(|e| Error::os(op, e))?;
     let src = sys::fstat(job.src).map_err(|e| Error::os(op, e))?;
     match dst.kind {
@@ -811,7 +847,7 @@ fn copy_file_range_loop(job: &Job) -> Result<Step> {
     let mut done = 0u64;
     while done < job.count {
         let want = (job.count - done).min(MAX_DIRECT_TRANSFER) as usize;
-        let res = retry_eintr(|| {
+        let res = job.sys(|| {
             let (off_in, off_out) = offsets(job, &mut off);
             // SAFETY: the offset pointers are valid or null; the descriptors are plain numbers.
             unsafe { syscall!(copy_file_range(job.src, off_in, job.dst, off_out, want, 0)) }
@@ -834,7 +870,7 @@ fn sendfile_loop(job: &Job) -> Result<Step> {
     while done < job.count {
         let want = (job.count - done).min(MAX_DIRECT_TRANSFER) as usize;
         // SAFETY: `off` is a valid offset pointer for the duration of the call.
-        let res = retry_eintr(|| unsafe { syscall!(sendfile(job.dst, job.src, &mut off, want)) });
+        let res = job.sys(|| unsafe { syscall!(sendfile(job.dst, job.src, &mut off, want)) });
         match res {
             Ok(0) => break,
             Ok(n) => done += n as u64,
@@ -853,7 +889,7 @@ fn splice_direct(job: &Job) -> Result<Step> {
     let mut done = 0u64;
     while done < job.count {
         let want = (job.count - done).min(MAX_DIRECT_TRANSFER) as usize;
-        let res = retry_eintr(|| {
+        let res = job.sys(|| {
             let (off_in, off_out) = offsets(job, &mut off);
             // SAFETY: offsets are valid or null; descriptors are plain numbers.
             unsafe {
@@ -883,12 +919,12 @@ fn splice_direct(job: &Job) -> Result<Step> {
 /// once they reached the target; whatever a full non-blocking target did not take is dropped
 /// from the pipe (the file side has an explicit offset, so nothing is lost).
 fn splice_via_pipe(job: &Job) -> Result<Step> {
-    let res = pipe::with_pipe(|p| {
+    let res = pipe::with_pipe(&job.calls, |p| {
         let mut off = job.position as i64;
         let mut done = 0u64;
         while done < job.count {
             let want = ((job.count - done) as usize).min(p.capacity());
-            let filled = retry_eintr(|| {
+            let filled = job.sys(|| {
                 let off_in = if job.dir == Direction::To {
                     &mut off as *mut i64
                 } else {
@@ -912,7 +948,7 @@ fn splice_via_pipe(job: &Job) -> Result<Step> {
                 Err(e) => return (failed(job, Route::SpliceViaPipe, e, done), true),
             };
             while pending > 0 {
-                let drained = retry_eintr(|| {
+                let drained = job.sys(|| {
                     let off_out = if job.dir == Direction::From {
                         &mut off as *mut i64
                     } else {
@@ -936,7 +972,7 @@ fn splice_via_pipe(job: &Job) -> Result<Step> {
                         done += n as u64;
                     }
                     other => {
-                        let clean = p.discard(pending);
+                        let clean = p.discard(pending, &job.calls);
                         let err = match other {
                             Err(e) => e,
                             Ok(_) => io::Error::from_raw_os_error(libc::EIO),
@@ -964,6 +1000,7 @@ fn splice_via_pipe(job: &Job) -> Result<Step> {
 /// Writes all of `[ptr, ptr + len)` to `fd` (at `offset` when given). Returns the bytes written
 /// and whether the writer stopped because the target would block or took a short write.
 fn write_out(
+    job: &Job,
     fd: RawFd,
     buf: *const u8,
     len: usize,
@@ -971,7 +1008,7 @@ fn write_out(
 ) -> (usize, Option<io::Error>, bool) {
     let mut written = 0usize;
     while written < len {
-        let res = retry_eintr(|| {
+        let res = job.sys(|| {
             // SAFETY: [buf, buf + len) is readable memory (a buffer or a live read-only
             // mapping); the kernel copies from it and reports a vanished page as EFAULT.
             let p = unsafe { buf.add(written) } as *const libc::c_void;
@@ -1001,6 +1038,7 @@ fn write_out(
 }
 
 fn mmap_write_to(job: &Job) -> Result<Step> {
+    job.tick(1);
     let size = sys::fstat(job.src).map_err(|e| Error::os(job.op(), e))?.size;
     let end = size.min(job.position + job.count);
     let mut pos = job.position;
@@ -1024,7 +1062,7 @@ fn mmap_write_to(job: &Job) -> Result<Step> {
             }
             Err(_) => break,
         };
-        let (n, err, short) = write_out(job.dst, map.as_ptr(), chunk, None);
+        let (n, err, short) = write_out(job, job.dst, map.as_ptr(), chunk, None);
         done += n as u64;
         pos += n as u64;
         if let Some(e) = err {
@@ -1046,7 +1084,10 @@ fn mmap_write_to(job: &Job) -> Result<Step> {
 fn mmap_write_from(job: &Job) -> Result<Step> {
     let op = job.op();
     // SAFETY: lseek takes no pointers.
-    let start = unsafe { syscall!(lseek(job.src, 0, libc::SEEK_CUR)) }.map_err(|e| Error::os(op, e))? as u64;
+    let start = job
+        .sys(|| unsafe { syscall!(lseek(job.src, 0, libc::SEEK_CUR)) })
+        .map_err(|e| Error::os(op, e))? as u64;
+    job.tick(1);
     let size = sys::fstat(job.src).map_err(|e| Error::os(op, e))?.size;
     let end = size.min(start.saturating_add(job.count));
     let mut pos = start;
@@ -1063,7 +1104,7 @@ fn mmap_write_from(job: &Job) -> Result<Step> {
             Err(_) => break,
         };
         let at = (job.position + (pos - start)) as i64;
-        let (n, err, _) = write_out(job.dst, map.as_ptr(), chunk, Some(at));
+        let (n, err, _) = write_out(job, job.dst, map.as_ptr(), chunk, Some(at));
         pos += n as u64;
         if let Some(e) = err {
             res = Err(e);
@@ -1071,7 +1112,8 @@ fn mmap_write_from(job: &Job) -> Result<Step> {
         }
     }
     // SAFETY: lseek takes no pointers.
-    unsafe { syscall!(lseek(job.src, pos as libc::off_t, libc::SEEK_SET)) }.map_err(|e| Error::os(op, e))?;
+    job.sys(|| unsafe { syscall!(lseek(job.src, pos as libc::off_t, libc::SEEK_SET)) })
+        .map_err(|e| Error::os(op, e))?;
     match res {
         Ok(()) => Ok(Step::Moved(Progress {
             bytes: pos - start,
@@ -1088,13 +1130,13 @@ fn read_write_to(job: &Job) -> Result<Step> {
         let want = ((job.count - done) as usize).min(buf.len());
         let off = (job.position + done) as libc::off_t;
         // SAFETY: `buf` has room for `want` bytes.
-        let res = retry_eintr(|| unsafe { syscall!(pread(job.src, buf.as_mut_ptr().cast(), want, off)) });
+        let res = job.sys(|| unsafe { syscall!(pread(job.src, buf.as_mut_ptr().cast(), want, off)) });
         let n = match res {
             Ok(0) => break,
             Ok(n) => n as usize,
             Err(e) => return failed(job, Route::ReadWrite, e, done),
         };
-        let (w, err, short) = write_out(job.dst, buf.as_ptr(), n, None);
+        let (w, err, short) = write_out(job, job.dst, buf.as_ptr(), n, None);
         done += w as u64;
         if let Some(e) = err {
             return failed(job, Route::ReadWrite, e, done);
@@ -1118,14 +1160,14 @@ fn read_write_from(job: &Job) -> Result<Step> {
     while done < job.count {
         let want = ((job.count - done) as usize).min(buf.len());
         // SAFETY: `buf` has room for `want` bytes.
-        let res = retry_eintr(|| unsafe { syscall!(read(job.src, buf.as_mut_ptr().cast(), want)) });
+        let res = job.sys(|| unsafe { syscall!(read(job.src, buf.as_mut_ptr().cast(), want)) });
         let n = match res {
             Ok(0) => break,
             Ok(n) => n as usize,
             Err(e) => return failed(job, Route::ReadWrite, e, done),
         };
         let at = (job.position + done) as i64;
-        let (w, err, _) = write_out(job.dst, buf.as_ptr(), n, Some(at));
+        let (w, err, _) = write_out(job, job.dst, buf.as_ptr(), n, Some(at));
         done += w as u64;
         if let Some(e) = err {
             // Bytes already read from a stream source cannot be put back: report the error
@@ -1196,7 +1238,7 @@ fn offset_ptr(op: &'static str, offset: Option<&mut u64>) -> Result<(*mut i64, O
 fn direct_call(op: &'static str, mut f: impl FnMut() -> io::Result<isize>) -> Result<usize> {
     let shield = SigpipeShield::raise();
     let res = retry_eintr(&mut f);
-    shield.lower(matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EPIPE)));
+    let _calls = shield.lower(matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EPIPE)));
     res.map(|n| n as usize).map_err(|e| Error::os(op, e))
 }
 

@@ -1,6 +1,6 @@
 //! The per-thread pipe that `splice` moves bytes through, and the SIGPIPE shield.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
@@ -21,7 +21,8 @@ pub(crate) struct SplicePipe {
 }
 
 impl SplicePipe {
-    fn new() -> io::Result<SplicePipe> {
+    fn new(calls: &Cell<u64>) -> io::Result<SplicePipe> {
+        calls.set(calls.get() + 2); // pipe2 and F_SETPIPE_SZ
         let mut fds = [0 as RawFd; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 writes.
         unsafe { syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC)) }?;
@@ -55,12 +56,13 @@ impl SplicePipe {
 
     /// Throws away `pending` bytes left in the pipe (sent to `/dev/null`, itself a splice: no
     /// copy). Returns false if the pipe could not be emptied, in which case it must be dropped.
-    pub(crate) fn discard(&self, mut pending: usize) -> bool {
+    pub(crate) fn discard(&self, mut pending: usize, calls: &Cell<u64>) -> bool {
         let Some(null) = dev_null() else {
             return false;
         };
         while pending > 0 {
             let res = retry_eintr(|| {
+                calls.set(calls.get() + 1);
                 // SAFETY: both descriptors are open; null offsets use the pipe semantics.
                 unsafe {
                     syscall!(splice(
@@ -88,13 +90,13 @@ thread_local! {
 
 /// Runs `f` with this thread's splice pipe. `f` returns whether the pipe is still clean (empty);
 /// a pipe that is not clean is closed and replaced on the next use.
-pub(crate) fn with_pipe<T>(f: impl FnOnce(&SplicePipe) -> (T, bool)) -> io::Result<T> {
+pub(crate) fn with_pipe<T>(calls: &Cell<u64>, f: impl FnOnce(&SplicePipe) -> (T, bool)) -> io::Result<T> {
     PIPE.with(|cell| {
         let mut slot = cell
             .try_borrow_mut()
             .map_err(|_| io::Error::from_raw_os_error(libc::EBUSY))?;
         if slot.is_none() {
-            *slot = Some(SplicePipe::new()?);
+            *slot = Some(SplicePipe::new(calls)?);
         }
         let pipe = slot.as_ref().expect("pipe was just created");
         let (value, clean) = f(pipe);
@@ -128,6 +130,19 @@ const UNKNOWN: u8 = 0;
 const IGNORED: u8 = 1;
 const HANDLED: u8 = 2;
 
+/// What the process does with `SIGPIPE`, as last read.
+static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+/// Reads `SIGPIPE`'s disposition again. The transfer fast path trusts the answer it read last;
+/// the slow path (a descriptor zcopy has not transferred to before) calls this, so a host that
+/// stops ignoring `SIGPIPE` is protected again from its next new connection on.
+pub(crate) fn recheck_sigpipe() {
+    STATE.store(
+        if sigpipe_ignored() { IGNORED } else { HANDLED },
+        Ordering::Relaxed,
+    );
+}
+
 /// Keeps `SIGPIPE` from killing a C host when a socket or pipe peer has gone.
 ///
 /// The JVM and CPython ignore `SIGPIPE`, so for them this costs one atomic load. In a process
@@ -140,20 +155,14 @@ pub(crate) struct SigpipeShield {
 
 impl SigpipeShield {
     pub(crate) fn raise() -> SigpipeShield {
-        static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
-        let state = match STATE.load(Ordering::Relaxed) {
-            UNKNOWN => {
-                let s = if sigpipe_ignored() { IGNORED } else { HANDLED };
-                STATE.store(s, Ordering::Relaxed);
-                s
-            }
-            s => s,
-        };
+        if STATE.load(Ordering::Relaxed) == UNKNOWN {
+            recheck_sigpipe();
+        }
+        let state = STATE.load(Ordering::Relaxed);
         if state == IGNORED {
             return SigpipeShield { old: None };
         }
         let set = sigpipe_set();
-        crate::sys::count_syscalls(2); // rt_sigprocmask to block, and again to restore
         let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
         // SAFETY: `set` is initialised and `old` has room for the previous mask.
         if unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, old.as_mut_ptr()) } != 0 {
@@ -170,10 +179,10 @@ impl SigpipeShield {
     }
 
     /// Restores the mask; `epipe` says whether the call failed with `EPIPE` (so a `SIGPIPE` is
-    /// pending and must be consumed first).
-    pub(crate) fn lower(self, epipe: bool) {
+    /// pending and must be consumed first). Returns the system calls the shield made.
+    pub(crate) fn lower(self, epipe: bool) -> u64 {
         let Some(old) = self.old else {
-            return;
+            return 0;
         };
         let set = sigpipe_set();
         if epipe {
@@ -186,6 +195,7 @@ impl SigpipeShield {
         }
         // SAFETY: `old` is the mask saved by raise().
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        2 + u64::from(epipe) // block, (consume,) restore
     }
 }
 
