@@ -62,7 +62,9 @@ pub fn number(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
 fn is_non_blocking(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
     static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let py = obj.py();
-    if let Ok(socket) = SOCKET.import(py, "_socket", "socket") {
+    if obj.is_instance_of::<PyInt>() {
+        // A bare number: only the kernel knows.
+    } else if let Ok(socket) = SOCKET.import(py, "_socket", "socket") {
         if obj.is_instance(socket).unwrap_or(false) {
             return obj
                 .call_method0(intern!(py, "gettimeout"))
@@ -95,9 +97,9 @@ impl Descriptor {
     }
 }
 
-/// The descriptors of one call, and whether it may release the GIL.
+/// The two descriptors of one call, and whether it may release the GIL.
 pub struct Call {
-    fds: Vec<Descriptor>,
+    fds: [Descriptor; 2],
     detach: bool,
 }
 
@@ -112,31 +114,20 @@ impl Call {
     ///
     /// As [`number`]; `OSError` when a duplicate cannot be made for another reason than a
     /// closed number (`EMFILE`).
-    pub fn take(objs: &[&Bound<'_, PyAny>], count: u64, waits_on: Option<usize>) -> PyResult<Call> {
-        let numbers = objs.iter().map(|o| number(o)).collect::<PyResult<Vec<_>>>()?;
+    pub fn take(objs: [&Bound<'_, PyAny>; 2], count: u64, waits_on: Option<usize>) -> PyResult<Call> {
+        let numbers = [number(objs[0])?, number(objs[1])?];
         let cannot_wait = waits_on.is_some_and(|i| count <= SMALL && is_non_blocking(objs[i], numbers[i]));
         if !cannot_wait {
-            let mut fds = Vec::with_capacity(numbers.len());
-            for &fd in &numbers {
-                // SAFETY: F_DUPFD_CLOEXEC takes an int argument and touches no memory.
-                let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-                if dup < 0 {
-                    let err = std::io::Error::last_os_error();
-                    if err.raw_os_error() != Some(libc::EBADF) {
-                        return Err(err.into());
-                    }
-                    // Not open: run with the GIL held, where core reports it in its order.
-                    break;
-                }
-                // SAFETY: fcntl returned a new descriptor that nothing else owns.
-                fds.push(Descriptor::Held(unsafe { OwnedFd::from_raw_fd(dup) }));
+            if let (Some(a), Some(b)) = (duplicate(numbers[0])?, duplicate(numbers[1])?) {
+                return Ok(Call {
+                    fds: [Descriptor::Held(a), Descriptor::Held(b)],
+                    detach: true,
+                });
             }
-            if fds.len() == numbers.len() {
-                return Ok(Call { fds, detach: true });
-            }
+            // A number is not open: run with the GIL held, where core reports it in its order.
         }
         Ok(Call {
-            fds: numbers.into_iter().map(Descriptor::Borrowed).collect(),
+            fds: numbers.map(Descriptor::Borrowed),
             detach: false,
         })
     }
@@ -155,4 +146,19 @@ impl Call {
             f().py()
         }
     }
+}
+
+/// A duplicate of `fd` (`F_DUPFD_CLOEXEC`), or `None` when `fd` is not open.
+fn duplicate(fd: RawFd) -> PyResult<Option<OwnedFd>> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an int argument and touches no memory.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup >= 0 {
+        // SAFETY: fcntl returned a new descriptor that nothing else owns.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(dup) }));
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EBADF) {
+        return Ok(None);
+    }
+    Err(err.into())
 }

@@ -118,6 +118,47 @@ impl Region {
         }
     }
 
+    /// A new `bytes` holding `[offset, offset + len)` of the region (`op` names the caller in
+    /// errors). The bytes are copied once, from the mapping into the new object, with the GIL
+    /// released for big copies; a file truncated (or a region closed by another thread) during
+    /// the copy is reported afterwards.
+    fn copy_out<'py>(
+        &self,
+        py: Python<'py>,
+        op: &'static str,
+        offset: u64,
+        len: u64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.inner.check(op).py()?;
+        self.check_range(op, offset, len)?;
+        let len = len as usize; // inside the region, so it fits
+                                // SAFETY: a NULL source asks CPython for an uninitialised bytes object of `len` bytes;
+                                // the result is a new reference (or NULL with an exception set).
+        let bytes = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as ffi::Py_ssize_t),
+            )?
+        };
+        // SAFETY: `bytes` is a bytes object we own; its buffer holds `len` bytes.
+        let dst = unsafe { ffi::PyBytes_AsString(bytes.as_ptr()) } as usize;
+        let src = self.inner.as_ptr() as usize + offset as usize;
+        let copy = move || {
+            // SAFETY: the source range lies inside the mapping (checked above), which stays
+            // mapped while `self` is borrowed (close() only remaps it); the destination is the new
+            // object's buffer, which no one else can see yet. A fault on a truncated page is
+            // absorbed by the SIGBUS guard and reported by the check below.
+            unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) }
+        };
+        if len >= DETACH_COPY {
+            py.detach(copy);
+        } else {
+            copy();
+        }
+        self.inner.check(op).py()?;
+        Ok(bytes.cast_into::<PyBytes>()?)
+    }
+
     /// `(offset, len)` for an `offset=0, size=None` pair of arguments.
     fn span(&self, op: &'static str, offset: i64, size: Option<i64>) -> PyResult<(u64, u64)> {
         let offset = zcopy::non_negative(op, "offset", offset).py()?;
@@ -188,8 +229,7 @@ impl Region {
                 return Ok(PyBytes::new(py, b"").into_any());
             }
             if s.step == 1 {
-                let start = s.start as u64;
-                let bytes = PyBytes::new_with(py, s.slicelength, |out| self.read_into(py, start, out))?;
+                let bytes = self.copy_out(py, "getitem", s.start as u64, s.slicelength as u64)?;
                 return Ok(bytes.into_any());
             }
             let first = s.start.min(s.start + s.step * (s.slicelength as isize - 1)) as usize;
@@ -297,8 +337,7 @@ impl Region {
     fn read_at<'py>(&self, py: Python<'py>, offset: i64, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         self.inner.check("read_at").py()?;
         let (offset, len) = self.span("read_at", offset, size)?;
-        self.check_range("read_at", offset, len)?;
-        PyBytes::new_with(py, len as usize, |out| self.read_into(py, offset, out))
+        self.copy_out(py, "read_at", offset, len)
     }
 
     /// Copies a bytes-like object into the region at `offset` and returns the number of bytes

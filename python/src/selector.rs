@@ -52,10 +52,14 @@ fn interest(events: u32) -> PyResult<Interest> {
     Interest::from_bits(events).py()
 }
 
-/// Whether this is the process's main thread, the one that runs Python's signal handlers.
+/// Whether this is the process's main thread, the one that runs Python's signal handlers
+/// (asked once per thread: `gettid` and `getpid` are system calls).
 fn on_main_thread() -> bool {
-    // SAFETY: gettid and getpid have no preconditions.
-    unsafe { libc::gettid() == libc::getpid() }
+    thread_local! {
+        // SAFETY: gettid and getpid have no preconditions.
+        static MAIN: bool = unsafe { libc::gettid() == libc::getpid() };
+    }
+    MAIN.with(|main| *main)
 }
 
 impl Epoll {
@@ -143,12 +147,19 @@ impl Epoll {
                 _ if main => Some(SIGNAL_SLICE),
                 _ => None,
             };
-            let ready = py.detach(|| -> zcopy::Result<Vec<(u64, u32)>> {
+            let wait = || -> zcopy::Result<Vec<(u64, u32)>> {
                 let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
                 events.reserve(capacity);
                 self.selector.select(&mut events, slice)?;
                 Ok(events.iter().map(|e| (e.token().0, e.raw())).collect())
-            });
+            };
+            // A poll cannot wait: keep the GIL rather than pay for releasing it. (The events
+            // lock is only ever held without waiting for the GIL, so this cannot deadlock.)
+            let ready = if slice == Some(Duration::ZERO) {
+                wait()
+            } else {
+                py.detach(wait)
+            };
             let mut ready = ready.py()?;
             if let Some(at) = ready.iter().position(|&(token, _)| token == WAKEUP.0) {
                 ready.swap_remove(at);

@@ -75,7 +75,7 @@ pub fn transfer_to(
     method: Option<&str>,
 ) -> PyResult<u64> {
     let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
-    let call = Call::take(&[src, target], count as u64, Some(1))?;
+    let call = Call::take([src, target], count as u64, Some(1))?;
     let (s, t) = (call.fd(0), call.fd(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
@@ -103,7 +103,7 @@ pub fn transfer_from(
     method: Option<&str>,
 ) -> PyResult<u64> {
     let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
-    let call = Call::take(&[target_file, src], count as u64, Some(1))?;
+    let call = Call::take([target_file, src], count as u64, Some(1))?;
     let (t, s) = (call.fd(0), call.fd(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_from_args(t, s, position, count)?;
@@ -130,7 +130,7 @@ pub fn transfer_all(
 ) -> PyResult<u64> {
     let position = signed(position)?;
     let (count, forced) = (count_arg(count)?, self::method(method)?);
-    let call = Call::take(&[src, target], count as u64, None)?;
+    let call = Call::take([src, target], count as u64, None)?;
     let (s, t) = (call.fd(0), call.fd(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
@@ -158,7 +158,7 @@ pub fn transfer_with_header(
     let (position, count) = (signed(position)?, count_arg(count)?);
     let header = pyo3::buffer::PyBuffer::<u8>::get(header)?.to_vec(py)?;
     let small = (count as u64).saturating_add(header.len() as u64);
-    let call = Call::take(&[src, target], small, Some(1))?;
+    let call = Call::take([src, target], small, Some(1))?;
     let (s, t) = (call.fd(0), call.fd(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
@@ -197,7 +197,7 @@ pub fn sendfile(
     count: i64,
 ) -> PyResult<usize> {
     let (mut off, count) = (self::offset("sendfile", offset)?, length("sendfile", count)?);
-    let call = Call::take(&[out_fd, in_fd], count as u64, Some(0))?;
+    let call = Call::take([out_fd, in_fd], count as u64, Some(0))?;
     let (o, i) = (call.fd(0), call.fd(1));
     call.run(py, || zcopy::sendfile(o, i, off.as_mut(), count))
 }
@@ -219,7 +219,7 @@ pub fn splice(
     let count = length("splice", count)?;
     let (mut off_in, mut off_out) = (offset("splice", offset_src)?, offset("splice", offset_dst)?);
     let flags = SpliceFlags::from_bits(flags).py()?;
-    let call = Call::take(&[src, dst], count as u64, None)?;
+    let call = Call::take([src, dst], count as u64, None)?;
     let (s, d) = (call.fd(0), call.fd(1));
     call.run(py, || {
         zcopy::splice(s, off_in.as_mut(), d, off_out.as_mut(), count, flags)
@@ -239,7 +239,7 @@ pub fn tee(
 ) -> PyResult<usize> {
     let count = length("tee", count)?;
     let flags = SpliceFlags::from_bits(flags).py()?;
-    let call = Call::take(&[src, dst], count as u64, None)?;
+    let call = Call::take([src, dst], count as u64, None)?;
     let (s, d) = (call.fd(0), call.fd(1));
     call.run(py, || zcopy::tee(s, d, count, flags))
 }
