@@ -3,7 +3,8 @@
 #   make java-build      cargo build of libzcopy_jni.so, then the jar (jni-bridge/target/zcopy-0.1.0.jar)
 #   make test-java       JUnit suite on Java 17 and on the newest JDK ($(JAVA_NEW_HOME)), examples smoke run
 #   make soak-java       the long soak (1,000,000 map/close, 100,000 transfers)
-#   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change)
+#   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change;
+#                        FileChannel.map(..., Arena) only on the newest JDK, as it needs Java 22)
 #   make java-examples   the runnable examples in java-examples/, built against the jar
 
 MVN ?= mvn
@@ -47,7 +48,7 @@ bench-java: java-build
 	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests install
 	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml package
 	@echo "== JMH on Java 17"
-	$(JAVA_BIN) --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -rf json -rff $(JAVA_DIR)/bench/target/jmh-17.json
+	$(JAVA_BIN) --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -e ArenaMapClose -rf json -rff $(JAVA_DIR)/bench/target/jmh-17.json
 	@if [ -x "$(JAVA_NEW_HOME)/bin/java" ]; then \
 		echo "== JMH on $(JAVA_NEW_HOME)"; \
 		$(JAVA_NEW_HOME)/bin/java --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -rf json -rff $(JAVA_DIR)/bench/target/jmh-new.json; \
