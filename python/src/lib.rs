@@ -7,6 +7,7 @@
 
 mod descriptor;
 mod errors;
+mod guard;
 mod region;
 mod selector;
 mod transfer;
@@ -16,7 +17,7 @@ use pyo3::prelude::*;
 /// The private extension module behind the `zcopy` package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    zcopy::guard::install().map_err(errors::to_py)?;
+    guard::install()?;
     let py = m.py();
     m.add("__version__", zcopy::VERSION)?;
     m.add("TruncatedError", py.get_type::<errors::TruncatedError>())?;

@@ -552,6 +552,7 @@ pub fn map(
     populate: bool,
     huge_pages: bool,
 ) -> PyResult<Region> {
+    crate::guard::ensure()?;
     let os = py.import("os")?;
     let is_path = file.is_instance_of::<PyString>()
         || file.is_instance_of::<PyBytes>()
@@ -603,6 +604,7 @@ pub fn map(
 #[pyfunction]
 #[pyo3(signature = (name, size, *, huge_pages=false))]
 pub fn shared_memory(name: &str, size: i64, huge_pages: bool) -> PyResult<(Region, i32)> {
+    crate::guard::ensure()?;
     let size = zcopy::non_negative("shared_memory", "size", size).py()?;
     let huge = if huge_pages {
         HugePages::Transparent

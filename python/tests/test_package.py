@@ -88,3 +88,17 @@ def test_error_table():
     assert e.errno == errno.EFAULT
     with pytest.raises(FileNotFoundError):  # Io: CPython picks the subclass
         zcopy.map("/nonexistent/zcopy")
+
+
+def test_the_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "zcopy.bench", "--size", "1M", "--rounds", "1", "--calls", "200"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for title in ("Bulk transfer", "Per-call cost", "Sequential reads", "Selector"):
+        assert title in result.stdout
+    assert "x faster" in result.stdout

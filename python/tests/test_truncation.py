@@ -205,3 +205,20 @@ def test_threads_reading_while_the_file_shrinks(threads):
         """
     )
     assert "survived True" in out
+
+
+def test_guard_survives_faulthandler_enabled_after_import():
+    # faulthandler.enable() replaces the SIGBUS handler; the next map() puts the guard back.
+    out = child(
+        """
+        import faulthandler
+        faulthandler.enable()
+        region = zcopy.map(path)
+        shrink()
+        try:
+            region[5000]
+        except zcopy.TruncatedError:
+            print("raised")
+        """
+    )
+    assert "raised" in out
