@@ -273,6 +273,12 @@ typedef struct zc_transfer {
    * or give more without blocking: wait for it (`zc_selector`) and call again. Not an error.
    */
   bool would_block;
+  /**
+   * The system calls the transfer made, probes and fallbacks included (for
+   * `zc_transfer_to_with_header`: the body's only, not the header's `send`).
+   * New fields are only ever appended after this one.
+   */
+  uint64_t syscalls;
 } zc_transfer;
 
 /**

@@ -47,6 +47,10 @@ pub struct zc_transfer {
     /// The non-blocking side (target of a transfer to, source of a transfer from) could not take
     /// or give more without blocking: wait for it (`zc_selector`) and call again. Not an error.
     pub would_block: bool,
+    /// The system calls the transfer made, probes and fallbacks included (for
+    /// `zc_transfer_to_with_header`: the body's only, not the header's `send`).
+    /// New fields are only ever appended after this one.
+    pub syscalls: u64,
 }
 
 fn method_code(m: TransferMethod) -> zc_transfer_method {
@@ -77,6 +81,7 @@ fn c_transfer(t: Transfer) -> zc_transfer {
         bytes: t.bytes,
         method: method_code(t.method),
         would_block: t.would_block,
+        syscalls: t.syscalls,
     }
 }
 

@@ -531,14 +531,14 @@ TEST(transfer_errors_follow_filechannel_order) {
     int wo = open(path, O_WRONLY | O_CLOEXEC);
     int out = zc_temp_file(out_path, 0, O_RDWR);
     REQUIRE(ro >= 0 && wo >= 0 && out >= 0);
-    zc_transfer t = {7, 7, true};
+    zc_transfer t = {7, 7, true, 7};
     CHECK_RC(zc_transfer_to(ZC_CLOSED_FD, -1, 10, out, &t), ZC_ERR_CLOSED);
     CHECK_RC(zc_transfer_to(ro, 0, 10, ZC_CLOSED_FD, &t), ZC_ERR_CLOSED);
     CHECK_RC(zc_transfer_to(wo, -1, 10, out, &t), ZC_ERR_NOT_READABLE);
     CHECK_RC(zc_transfer_to(ro, 0, 10, ro, &t), ZC_ERR_NOT_WRITABLE);
     CHECK_RC(zc_transfer_to(ro, -1, 10, out, &t), ZC_ERR_INVALID_ARG);
     CHECK_RC(zc_transfer_to(ro, 0, INT64_MIN, out, &t), ZC_ERR_INVALID_ARG);
-    CHECK(t.bytes == 7 && t.method == 7 && t.would_block); /* untouched by failures */
+    CHECK(t.bytes == 7 && t.method == 7 && t.would_block && t.syscalls == 7); /* untouched by failures */
     int dir = open("/", O_RDONLY | O_CLOEXEC);
     CHECK_RC(zc_transfer_to(dir, 0, 10, out, &t), ZC_ERR_IO);
     CHECK(zc_last_errno() == EISDIR);
@@ -653,6 +653,45 @@ TEST(non_blocking_target_would_block_is_not_an_error) {
     close(sv[1]);
     close(src);
     unlink(path);
+}
+
+TEST(transfers_count_their_system_calls) {
+    char path[64], out_path[64];
+    int src = zc_temp_file(path, 4 << 20, O_RDONLY);
+    int dst = zc_temp_file(out_path, 0, O_RDWR);
+    REQUIRE(src >= 0 && dst >= 0);
+    /* Where SIGPIPE keeps its default action, the core blocks it around the call and restores
+     * the mask afterwards: two pthread_sigmask calls on top of the transfer's own. */
+    struct sigaction sa;
+    REQUIRE(sigaction(SIGPIPE, NULL, &sa) == 0);
+    uint64_t shield = sa.sa_handler == SIG_IGN ? 0 : 2;
+    zc_transfer t;
+    CHECK_OK(zc_transfer_to(src, 0, 4096, dst, &t)); /* the first call probes and leaves a hint */
+    CHECK(t.syscalls >= 1 + shield);
+    CHECK_OK(zc_transfer_to(src, 0, 4096, dst, &t));
+    CHECK(t.bytes == 4096 && t.syscalls == 1 + shield); /* the steady state: one copy_file_range */
+    /* Nothing to move: no system call beyond the checks. */
+    CHECK_OK(zc_transfer_to(src, 0, 0, dst, &t));
+    CHECK(t.bytes == 0 && t.syscalls == 0);
+    /* A 64 KiB read/write loop: a pread and a write per 64 KiB, plus the probes. */
+    CHECK_OK(zc_transfer_all_using(ZC_METHOD_READ_WRITE, src, 0, 4 << 20, dst, &t));
+    CHECK(t.bytes == 4u << 20 && t.syscalls >= 128 && t.syscalls < 128 + 16 + 64 * shield);
+    CHECK_OK(zc_transfer_all_using(ZC_METHOD_SENDFILE, src, 0, 4 << 20, dst, &t));
+    CHECK(t.bytes == 4u << 20 && t.syscalls >= 1 && t.syscalls < 16);
+    /* With a header: the body's calls (the header's send is not among them). */
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    size_t sent = 0;
+    CHECK_OK(zc_transfer_to_with_header(src, 0, 100, sv[0], (const uint8_t *)"hdr", 3, &sent, &t));
+    CHECK(sent == 3 && t.bytes == 100 && t.syscalls >= 1);
+    CHECK_OK(zc_transfer_to_with_header(src, 0, 100, sv[0], (const uint8_t *)"hdr", 3, &sent, &t));
+    CHECK(sent == 3 && t.bytes == 100 && t.syscalls == 1 + shield);
+    close(sv[0]);
+    close(sv[1]);
+    close(src);
+    close(dst);
+    unlink(path);
+    unlink(out_path);
 }
 
 TEST(header_and_body_arrive_in_order) {
@@ -952,6 +991,7 @@ int main(void) {
     RUN(transfer_from_a_socket_into_a_file_at_a_position);
     RUN(forced_methods_run_or_say_unsupported);
     RUN(non_blocking_target_would_block_is_not_an_error);
+    RUN(transfers_count_their_system_calls);
     RUN(header_and_body_arrive_in_order);
     RUN(sendfile_splice_and_tee_are_the_system_calls);
     RUN(selector_reports_readiness_with_tokens_and_flags);
