@@ -3,7 +3,7 @@
 //! Every native method is a static method of `io.zcopy.Native` (package-private; the public
 //! API is `ZeroCopy`, `MappedRegion` and `EpollSelector`). Each body runs inside
 //! [`jni::EnvUnowned::with_env`], so a Rust panic is caught and thrown as a Java exception, and
-//! every core error goes through the one table in [`errors`]. The bridge translates: checks,
+//! every core error goes through the one table in `errors.rs`. The bridge translates: checks,
 //! clamping, method choice and error classes are the core's.
 //!
 //! Rules this crate keeps:
@@ -11,7 +11,7 @@
 //!   kernel does, in system calls), so a truncated file can never raise `SIGBUS` in Rust code;
 //!   the core's SIGBUS guard is never installed in the JVM;
 //! - descriptors are read from the channel objects and duplicated for the call (see
-//!   [`channels`]), so a concurrent close can never redirect a call to another file;
+//!   `channels.rs`), so a concurrent close can never redirect a call to another file;
 //! - handles (`long`s naming boxed Rust objects) are freed exactly once by the Java side, after
 //!   every call using them returned.
 //!
