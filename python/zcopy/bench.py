@@ -175,7 +175,12 @@ def bench_file_to_socket(path: str, size: int, rounds: int) -> list[tuple[str, .
         with open(s, "rb", closefd=False) as f:
             sock.sendfile(f)
 
+    def zc_splice(s: int, sock: socket.socket) -> None:
+        assert zcopy.transfer_all(s, 0, None, sock, method="splice") == size
+        methods["zcopy.transfer_all(method='splice')"] = zcopy.last_method()
+
     run("zcopy.transfer_all", zc)
+    run("zcopy.transfer_all(method='splice')", zc_splice)
     run("os.sendfile", lambda s, sock: os_sendfile_all(s, sock.fileno(), size))
     run("socket.sendfile", stdlib_socket_sendfile)
     run("read/write loop (1 MiB)", lambda s, sock: read_write_loop(s, -1, size, sock))
