@@ -13,6 +13,8 @@
 C_DIR := $(ROOT)/c-api
 C_OUT := $(ROOT)/target/c-api
 C_LIB := $(C_OUT)/lib
+C_BIN := $(C_DIR)/build
+C_PROGRAMS := $(C_BIN)/zc-http-server
 CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 ZC_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml | head -n 1)
@@ -35,17 +37,30 @@ CLIENTS ?= 4
 BUILD_TARGETS += c-build
 TEST_TARGETS += c-header-check test-c
 
-.PHONY: c-build c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
+.PHONY: c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
 	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
 
 # --- libraries ---------------------------------------------------------------------------------
 
-c-build:
+# The libraries, then the programs other parts of the build run: the HTTP server (tests/http)
+# and the showcase runner (tests/showcase), in c-api/build/.
+c-build: c-lib $(C_PROGRAMS)
+
+c-lib:
 	$(CARGO) build --release -p zcopy-c
 	mkdir -p $(C_LIB)
-	cp -f $(RELEASE)/libzcopy.so $(C_LIB)/libzcopy.so.$(ZC_VERSION)
+	cp -fp $(RELEASE)/libzcopy.so $(C_LIB)/libzcopy.so.$(ZC_VERSION)
 	ln -sf libzcopy.so.$(ZC_VERSION) $(C_LIB)/libzcopy.so
-	cp -f $(RELEASE)/libzcopy.a $(C_LIB)/libzcopy.a
+	cp -fp $(RELEASE)/libzcopy.a $(C_LIB)/libzcopy.a
+
+# cp -p keeps cargo's time stamp, so programs relink only when the library changed.
+$(C_LIB)/libzcopy.a: c-lib ;
+
+# Linked statically: the programs run from any directory, and the per-call cost is lower than
+# through the shared library's general-dynamic thread-locals.
+$(C_BIN)/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
 
 # --- header ------------------------------------------------------------------------------------
 
