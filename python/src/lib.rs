@@ -2,7 +2,7 @@
 //! extension module and re-exported by the pure-Python package `zcopy`.
 //!
 //! The binding translates: it converts Python arguments, calls core, and maps core's errors
-//! through one table ([`errors::to_py`]). Importing it installs core's SIGBUS truncation guard,
+//! through one table (`errors::to_py`). Importing it installs core's SIGBUS truncation guard,
 //! so a file truncated under a mapping never kills the interpreter.
 
 mod descriptor;

@@ -200,8 +200,9 @@ class EpollSelector(selectors.BaseSelector):
             raise RuntimeError("Selector is closed")
         return mapping[fileobj]
 
-    def get_map(self) -> Mapping[FileObj, selectors.SelectorKey] | None:
-        """The registrations (file object or fd -> key); ``None`` once closed."""
+    def get_map(self) -> Mapping[FileObj, selectors.SelectorKey] | None:  # type: ignore[override]
+        """The registrations (file object or fd -> key); ``None`` once closed, as the stdlib's
+        selectors return (typeshed's BaseSelector omits the ``None``)."""
         return self._map
 
     def get_mode(self, fileobj: FileObj) -> int:

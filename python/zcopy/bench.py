@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import zcopy
 
@@ -137,7 +137,11 @@ def bench_file_to_file(path: str, size: int, rounds: int, directory: str) -> lis
 
     run("zcopy.transfer_all", zc)
     run("os.sendfile", lambda s, d: os_sendfile_all(s, d, size))
-    results["shutil.copyfile"] = best(lambda: (shutil.copyfile(path, out), os.unlink(out)), rounds)
+    def copyfile() -> None:
+        shutil.copyfile(path, out)
+        os.unlink(out)
+
+    results["shutil.copyfile"] = best(copyfile, rounds)
     run("read/write loop (1 MiB)", lambda s, d: read_write_loop(s, d, size))
     return rate_rows(results, size, "os.sendfile", methods)
 
@@ -188,7 +192,7 @@ def bench_file_to_socket(path: str, size: int, rounds: int) -> list[tuple[str, .
 
 
 def rate_rows(results: dict[str, float], size: int, base: str, methods: dict[str, str]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, seconds in results.items():
         label = f"{name} [{methods[name]}]" if name in methods else name
         rows.append((label, f"{seconds * 1e3:.0f} ms", f"{size / seconds / 1e9:.2f} GB/s", f"{results[base] / seconds:.2f}x"))
@@ -211,7 +215,7 @@ def bench_small_calls(directory: str, calls: int, rounds: int) -> list[tuple[str
     with open(path, "wb") as f:
         f.write(os.urandom(4096))
     src = os.open(path, os.O_RDONLY)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     try:
         # Non-blocking targets: the call keeps the GIL and needs no duplicate descriptors.
         null = os.open("/dev/null", os.O_WRONLY | os.O_NONBLOCK)
@@ -266,18 +270,18 @@ def bench_region_reads(path: str, size: int, rounds: int) -> list[tuple[str, ...
     import numpy as np
 
     size -= size % 8
-    rows = []
+    rows: list[tuple[str, ...]] = []
     with open(path, "rb") as f:
         m = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
         region = zcopy.map(f, zcopy.READ_ONLY, 0, size)
         chunk = 1 << 20
 
-        def numpy_sum(obj: object) -> Callable[[], object]:
+        def numpy_sum(obj: Any) -> Callable[[], object]:
             return lambda: int(np.frombuffer(obj, dtype=np.uint64).sum())
 
-        def memoryview_copy(obj: object) -> Callable[[], object]:
+        def memoryview_copy(obj: Any) -> Callable[[], object]:
             def run() -> None:
-                with memoryview(obj) as view:  # type: ignore[arg-type]
+                with memoryview(obj) as view:
                     for i in range(0, size, chunk):
                         view[i : i + chunk].tobytes()
 
