@@ -90,18 +90,21 @@ struct Side<'a, 'b, 'l> {
 }
 
 /// Runs `step` (one core call at `done` bytes of progress) until done, with the rules in the
-/// module docs. `wait_events` is what to poll the non-file side for.
+/// module docs. `wait_events` is what to poll the non-file side for; `per_call` is the most one
+/// core call moves, so a shorter step that did not block means the source ended.
 fn run_loop(
     e: &mut jni::Env<'_>,
     side: Side<'_, '_, '_>,
     count: u64,
     blocking: bool,
     wait_events: libc::c_short,
+    per_call: u64,
     mut step: impl FnMut(u64) -> zcopy::Result<Transfer>,
 ) -> Result<jlong> {
     let mut done = 0u64;
     let mut method = TransferMethod::None;
     loop {
+        let asked = (count - done).min(per_call);
         let t = match step(done) {
             Ok(t) => t,
             Err(_) if done > 0 => break,
@@ -116,8 +119,8 @@ fn run_loop(
         }
         if t.would_block {
             wait_ready(side.other_fd, wait_events)?;
-        } else if t.bytes == 0 {
-            break;
+        } else if t.bytes < asked {
+            break; // the source ended (or the file is shorter than asked): nothing more to move
         }
         if !side.file.still_holds(e, side.file_fd)? || !side.other.still_holds(e, side.other_fd)? {
             if done == 0 {
@@ -158,7 +161,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
             other: &dst_ch,
             other_fd: &t,
         };
-        run_loop(e, side, count, blocking, libc::POLLOUT, |done| {
+        run_loop(e, side, count, blocking, libc::POLLOUT, zcopy::MAX_DIRECT_TRANSFER, |done| {
             let pos = position.saturating_add(done);
             let left = count - done;
             match forced {
@@ -195,7 +198,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
             other: &src_ch,
             other_fd: &s,
         };
-        run_loop(e, side, count, blocking, libc::POLLIN, |done| {
+        run_loop(e, side, count, blocking, libc::POLLIN, u64::MAX, |done| {
             let pos = position.saturating_add(done);
             let left = count - done;
             match forced {

@@ -82,7 +82,7 @@ class SoakTest {
                         java.nio.file.StandardOpenOption.WRITE);
                 SocketChannel a = pair[0];
                 SocketChannel b = pair[1]) {
-            Future<byte[]> drained = TestSupport.drain(pool, b);
+            Future<Long> drained = TestSupport.discard(pool, b);
             for (int i = 0; i < 1000; i++) {
                 ZeroCopy.transferTo(in, 0, 4096, a);
             }
@@ -106,7 +106,7 @@ class SoakTest {
             assertTrue(fdsAfter <= fds + 2, report);
             assertTrue(mapsAfter <= maps + 16, report);
             a.shutdownOutput();
-            assertEquals((1000L + TRANSFERS) * 4096, drained.get().length);
+            assertEquals((1000L + TRANSFERS) * 4096, (long) drained.get());
         } finally {
             pool.shutdownNow();
         }

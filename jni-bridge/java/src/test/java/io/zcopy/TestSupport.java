@@ -67,6 +67,18 @@ final class TestSupport {
         });
     }
 
+    /** Reads and discards everything from {@code ch} until end-of-stream; the count of bytes. */
+    static Future<Long> discard(ExecutorService pool, SocketChannel ch) {
+        return pool.submit(() -> {
+            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 16);
+            long total = 0;
+            for (int n; (n = ch.read(buf)) >= 0; buf.clear()) {
+                total += n;
+            }
+            return total;
+        });
+    }
+
     static ExecutorService pool() {
         return Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "zcopy-test");
