@@ -195,6 +195,9 @@ def test_consumers_work_without_copies(data_file, socket_pair):
         a, b = socket_pair
         a.sendall(memoryview(region)[:1000])
         assert b.recv(1000, socket.MSG_WAITALL) == data[:1000]
+        with zcopy.map(data_file(100, "small.bin")) as small:
+            assert a.send(small) == 100  # socket.send(region), no copy
+            assert b.recv(100, socket.MSG_WAITALL) == pattern(100)
         assert region.exports == 0
 
 
