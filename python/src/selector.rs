@@ -136,7 +136,7 @@ impl Epoll {
             Some(t) => Duration::try_from_secs_f64(t).ok(),
         };
         let keys = self.keys.bind(py);
-        let capacity = keys.len().max(1);
+        let capacity = keys.len() + 1; // and the wake-up eventfd
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let main = on_main_thread();
         let ready = loop {
@@ -148,13 +148,23 @@ impl Epoll {
                 _ => None,
             };
             let wait = || -> zcopy::Result<Vec<(u64, u32)>> {
-                let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+                // The shared buffer saves an allocation per call; a select() running on another
+                // thread keeps it, and then this one uses its own (waiting for the lock would
+                // stretch this call's timeout to the other's).
+                let mut local;
+                let mut shared = self.events.try_lock().ok();
+                let events = match shared.as_deref_mut() {
+                    Some(events) => events,
+                    None => {
+                        local = Events::with_capacity(capacity);
+                        &mut local
+                    }
+                };
                 events.reserve(capacity);
-                self.selector.select(&mut events, slice)?;
+                self.selector.select(events, slice)?;
                 Ok(events.iter().map(|e| (e.token().0, e.raw())).collect())
             };
-            // A poll cannot wait: keep the GIL rather than pay for releasing it. (The events
-            // lock is only ever held without waiting for the GIL, so this cannot deadlock.)
+            // A poll cannot wait: keep the GIL rather than pay for releasing it.
             let ready = if slice == Some(Duration::ZERO) {
                 wait()
             } else {

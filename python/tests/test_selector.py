@@ -355,3 +355,17 @@ def test_asyncio_timers_threads_and_sendfile(tmp_path):
         return bytes(got)
 
     assert run_on_zcopy(main) == path.read_bytes()
+
+
+def test_concurrent_selects_keep_their_own_timeouts():
+    with zcopy.EpollSelector() as s:
+        waiter = threading.Thread(target=s.select, args=(None,))
+        waiter.start()
+        time.sleep(0.05)  # the other thread now waits without a limit
+        start = time.monotonic()
+        assert s.select(0) == []
+        assert s.select(0.1) == []
+        assert time.monotonic() - start < 2
+        s.wakeup()
+        waiter.join(5)
+        assert not waiter.is_alive()
