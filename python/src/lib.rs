@@ -15,7 +15,10 @@ mod transfer;
 use pyo3::prelude::*;
 
 /// The private extension module behind the `zcopy` package.
-#[pymodule]
+///
+/// `gil_used = true`: small transfers rely on the GIL to keep other threads from closing their
+/// descriptors (see `descriptor.rs`), so on a free-threaded build the GIL stays on.
+#[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     guard::install()?;
     let py = m.py();
