@@ -7,6 +7,7 @@
 #   make test-c           header checks, C tests (plain, ASan+UBSan, valgrind), examples, install
 #   make soak-c           the long soak (1,000,000 map/close cycles, 100,000 transfers)
 #   make bench-c          zc_transfer_to against the raw sendfile loop, and throughput per method
+#   make bench-c-http     zc-http-server's choices one at a time against nginx, with wrk
 #   make c-serve-demo     serve a SIZE file (default 1G) to CLIENTS concurrent clients, verified
 #   make install PREFIX=  libraries, header and zcopy.pc
 
@@ -27,7 +28,7 @@ C_LDFLAGS := -L$(C_LIB) -Wl,-rpath,$(C_LIB) -lzcopy -lpthread
 C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 C_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_TESTS := test_api test_vectors test_sigpipe test_guard test_races test_soak
-C_EXAMPLES := file_server file_client mapped_rw
+C_EXAMPLES := file_client mapped_rw
 C_VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 # The short soak run by `make test`, and the long one of `make soak-c`.
 C_SOAK_SHORT := 20000 10000
@@ -37,7 +38,7 @@ CLIENTS ?= 4
 BUILD_TARGETS += c-build
 TEST_TARGETS += c-header-check test-c
 
-.PHONY: c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
+.PHONY: bench-c-http test-c-http-server c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
 	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
 
 # --- libraries ---------------------------------------------------------------------------------
@@ -85,7 +86,8 @@ lint: c-header-check
 
 # --- tests -------------------------------------------------------------------------------------
 
-test-c: test-c-coverage test-c-readme test-c-header test-c-plain test-c-asan test-c-valgrind test-c-examples test-c-install
+test-c: test-c-coverage test-c-readme test-c-header test-c-plain test-c-asan test-c-valgrind test-c-examples test-c-http-server \
+	test-c-install
 	@echo "test-c: all C suites passed"
 
 C_TEST_SRCS := $(C_DIR)/tests/zc_test.h $(C_DIR)/tests/json_lite.h $(C_DIR)/include/zcopy.h
@@ -163,19 +165,30 @@ $(C_OUT)/examples/%: $(C_DIR)/examples/%.c $(C_DIR)/include/zcopy.h | c-build
 	@mkdir -p $(@D)
 	$(CC) $(C_CFLAGS) -o $@ $< $(C_LDFLAGS)
 
-c-examples: $(addprefix $(C_OUT)/examples/,$(C_EXAMPLES))
+c-examples: $(addprefix $(C_OUT)/examples/,$(C_EXAMPLES)) $(C_BIN)/zc-http-server
 
 # The examples end to end, small: a 64 MiB file served to 4 concurrent clients, verified; the
 # same between two network namespaces joined by veth (skipped where not permitted); the
 # mapped-file writer and reader.
 test-c-examples: c-examples
-	C_OUT=$(C_OUT) bash $(C_DIR)/examples/serve_demo.sh 64M 4
-	C_OUT=$(C_OUT) bash $(C_DIR)/examples/netns_demo.sh 64M 4
+	C_OUT=$(C_OUT) ZC_HTTP_SERVER=$(C_BIN)/zc-http-server bash $(C_DIR)/examples/serve_demo.sh 64M 4
+	C_OUT=$(C_OUT) ZC_HTTP_SERVER=$(C_BIN)/zc-http-server bash $(C_DIR)/examples/netns_demo.sh 64M 4
 	C_OUT=$(C_OUT) bash $(C_DIR)/examples/mapped_demo.sh
 
 # The issue's demonstration: a 1 GiB file to several concurrent clients, every byte verified.
 c-serve-demo: c-examples
-	C_OUT=$(C_OUT) bash $(C_DIR)/examples/serve_demo.sh $(SIZE) $(CLIENTS)
+	C_OUT=$(C_OUT) ZC_HTTP_SERVER=$(C_BIN)/zc-http-server bash $(C_DIR)/examples/serve_demo.sh $(SIZE) $(CLIENTS)
+
+# The HTTP server's own parser and connection handling with raw sockets (tests/http/ checks what
+# all servers share, with curl): the release build, then one under ASan+UBSan.
+$(C_OUT)/asan/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h | c-lib
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $< $(C_LDFLAGS)
+
+test-c-http-server: $(C_BIN)/zc-http-server $(C_OUT)/asan/zc-http-server
+	$(PYTHON) $(C_DIR)/tests/http_server_check.py $(C_BIN)/zc-http-server
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(PYTHON) $(C_DIR)/tests/http_server_check.py $(C_OUT)/asan/zc-http-server
 
 # --- install -----------------------------------------------------------------------------------
 
@@ -222,3 +235,9 @@ $(C_OUT)/bench/zc_bench: $(C_DIR)/bench/zc_bench.c $(C_DIR)/include/zcopy.h | c-
 $(C_OUT)/bench/zc_bench_static: $(C_DIR)/bench/zc_bench.c $(C_DIR)/include/zcopy.h | c-build
 	@mkdir -p $(@D)
 	$(CC) $(C_CFLAGS) -O2 -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
+
+# zc-http-server in its default shape and with one choice changed at a time, against nginx
+# (bench-deps, from tests/tests.mk, installs nginx and wrk).
+BENCH_C_HTTP_ARGS ?=
+bench-c-http: bench-deps c-build
+	$(PYTHON) $(C_DIR)/bench/http_tune.py $(BENCH_C_HTTP_ARGS)

@@ -1,11 +1,12 @@
 /*
- * file_client: fetches one file from file_server with several concurrent connections and checks
- * every byte against the local copy, which it maps with zcopy (no copy of the expected bytes).
+ * file_client: fetches one file over HTTP/1.1 (from zc-http-server, or any web server) with
+ * several concurrent connections and checks every byte against the local copy, which it maps
+ * with zcopy (no copy of the expected bytes).
  *
  *   file_client PORT NAME CLIENTS EXPECTED_FILE [HOST]
  *
- * HOST is an IPv4 address (default 127.0.0.1). Prints one line per client and a total; exits 0 only when every client received the whole
- * file, byte for byte.
+ * HOST is an IPv4 address (default 127.0.0.1). Prints one line per client and a total; exits 0
+ * only when every client received the whole file, byte for byte.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,21 +57,30 @@ static void *fetch(void *arg) {
         return NULL;
     }
     char request[512];
-    int len = snprintf(request, sizeof request, "GET /%s\n", name);
+    int len = snprintf(request, sizeof request, "GET /%s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n",
+                       name, host, port);
     if (write(s, request, (size_t)len) != len) {
         snprintf(c->error, sizeof c->error, "write: %s", strerror(errno));
         close(s);
         return NULL;
     }
-    /* The header line, byte by byte (it is short), then the body in large reads. */
-    char header[64];
+    /* The response head, byte by byte (it is short), up to the blank line; then the body in
+     * large reads. */
+    char head[2048];
     size_t h = 0;
-    while (h < sizeof header - 1 && read(s, header + h, 1) == 1 && header[h] != '\n') h++;
-    header[h] = 0;
+    while (h < sizeof head - 1 && read(s, head + h, 1) == 1) {
+        h++;
+        if (h >= 4 && memcmp(head + h - 4, "\r\n\r\n", 4) == 0) break;
+    }
+    head[h] = 0;
     int status = 0;
     long long size = -1;
-    if (sscanf(header, "ZC/1 %d %lld", &status, &size) != 2 || status != 200 || size != (long long)expected_len) {
-        snprintf(c->error, sizeof c->error, "bad response header '%s'", header);
+    const char *cl = strcasestr(head, "\r\ncontent-length:");
+    if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || !cl || sscanf(cl + 17, "%lld", &size) != 1 ||
+        status != 200 || size != (long long)expected_len) {
+        char *eol = strstr(head, "\r\n");
+        if (eol) *eol = 0;
+        snprintf(c->error, sizeof c->error, "bad response '%.60s' (Content-Length %lld)", head, size);
         close(s);
         return NULL;
     }

@@ -130,7 +130,13 @@ struct loop {
 static const char *root_real;   /* realpath of --root */
 static size_t root_real_len;
 static atomic_bool stopping;
-static bool have_openat2 = true;
+static atomic_bool no_openat2; /* set once openat2 turned out unavailable */
+
+/* Tuning switches, for measuring what each choice is worth (see c-api/README.md). */
+static int opt_cache = FILE_CACHE; /* files kept open per loop; 0: open, fstat, close per request */
+static bool opt_shared_listener;   /* one listener in every loop's selector with EPOLLEXCLUSIVE */
+static bool opt_no_more;           /* header with a plain send, not MSG_MORE before the body */
+static bool opt_no_nodelay;        /* leave Nagle's algorithm on */
 
 static void fail(const char *what, zc_result rc) {
     char msg[256];
@@ -150,7 +156,7 @@ static time_t monotonic_seconds(void) {
 /* Opens `rel` (normalised, no ".." segments) under the root so that no symbolic link leads out
  * of it. Returns the descriptor, or -1 with errno set. */
 static int open_beneath(int root, const char *rel) {
-    if (have_openat2) {
+    if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
         struct open_how how;
         memset(&how, 0, sizeof how);
         /* O_NONBLOCK: opening a FIFO someone put under the root must not block the loop. */
@@ -159,7 +165,8 @@ static int open_beneath(int root, const char *rel) {
         int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof how);
         if (fd >= 0) return fd;
         if (errno == ENOSYS || errno == EPERM) {
-            have_openat2 = false; /* an old kernel or a seccomp filter: realpath from now on */
+            /* an old kernel or a seccomp filter: realpath from now on */
+            atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
         } else if (errno != EXDEV && errno != ELOOP) {
             return -1; /* ENOENT, EACCES, ...: the answer */
         }
@@ -188,7 +195,7 @@ static unsigned path_hash(const char *s) {
 /* The open regular file at `rel`, from the cache when stat() says it is still the same file.
  * The caller owns one reference. NULL with errno set when there is none. */
 static struct file *file_get(struct loop *lp, const char *rel) {
-    unsigned slot = path_hash(rel) % FILE_CACHE;
+    unsigned slot = opt_cache ? path_hash(rel) % (unsigned)opt_cache : 0;
     struct file *cached = lp->cache[slot];
     struct stat st;
     if (cached && strcmp(cached->path, rel) == 0) {
@@ -214,14 +221,17 @@ static struct file *file_get(struct loop *lp, const char *rel) {
         return NULL;
     }
     f->fd = fd;
-    f->refs = 2; /* the cache's and the caller's */
+    f->refs = 1; /* the caller's */
     f->dev = st.st_dev;
     f->ino = st.st_ino;
     f->size = st.st_size;
     f->mtime = st.st_mtim;
     memcpy(f->path, rel, len + 1);
-    file_release(lp->cache[slot]);
-    lp->cache[slot] = f;
+    if (opt_cache) {
+        file_release(lp->cache[slot]);
+        lp->cache[slot] = f;
+        f->refs++; /* the cache's */
+    }
     return f;
 }
 
@@ -536,7 +546,7 @@ static bool peer_gone(void) {
 /* Sends as much of the response as the socket takes. */
 static enum progress send_response(struct loop *lp, struct conn *c) {
     while (c->out_sent < c->out_len) {
-        if (c->file) {
+        if (c->file && !opt_no_more) {
             /* Header with MSG_MORE, then the body right behind it: one segment for small files. */
             size_t sent = 0;
             zc_transfer body;
@@ -705,7 +715,7 @@ static void accept_all(struct loop *lp) {
             return; /* EAGAIN: none left; EMFILE and friends: the next event tries again */
         }
         int one = 1;
-        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (!opt_no_nodelay) setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         int idx = conn_slot(lp);
         if (idx < 0) {
             close(s); /* out of memory: shed the connection */
@@ -790,8 +800,7 @@ static int listen_on(const char *addr, int port) {
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     /* One listener per loop on the same port: the kernel balances new connections over them. */
-    setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!opt_shared_listener) setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -814,7 +823,10 @@ static int bound_port(int l) {
 }
 
 static void usage(const char *argv0) {
-    fprintf(stderr, "usage: %s --root DIR --port PORT [--threads N] [--addr IPV4]\n", argv0);
+    fprintf(stderr,
+            "usage: %s --root DIR --port PORT [--threads N] [--addr IPV4]\n"
+            "       tuning: [--cache 0..%d] [--accept reuseport|shared] [--header more|send] [--nodelay on|off]\n",
+            argv0, FILE_CACHE);
     exit(2);
 }
 
@@ -835,6 +847,22 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--threads") == 0) {
             threads = strtol(argv[++i], &endp, 10);
             if (*endp || threads < 1 || threads > 1024) usage(argv[0]);
+        } else if (strcmp(a, "--cache") == 0) {
+            long n = strtol(argv[++i], &endp, 10);
+            if (*endp || n < 0 || n > FILE_CACHE) usage(argv[0]);
+            opt_cache = (int)n;
+        } else if (strcmp(a, "--accept") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "shared") == 0) opt_shared_listener = true;
+            else if (strcmp(v, "reuseport") != 0) usage(argv[0]);
+        } else if (strcmp(a, "--header") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "send") == 0) opt_no_more = true;
+            else if (strcmp(v, "more") != 0) usage(argv[0]);
+        } else if (strcmp(a, "--nodelay") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "off") == 0) opt_no_nodelay = true;
+            else if (strcmp(v, "on") != 0) usage(argv[0]);
         } else {
             usage(argv[0]);
         }
@@ -868,15 +896,17 @@ int main(int argc, char **argv) {
         lp->id = (int)i;
         lp->free_head = -1;
         lp->root = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        lp->listener = listen_on(addr, (int)port);
+        lp->listener = i > 0 && opt_shared_listener ? loops[0].listener : listen_on(addr, (int)port);
         if (lp->root < 0 || lp->listener < 0) {
             fprintf(stderr, "zc-http-server: listen on %s:%ld: %s\n", addr, port, strerror(errno));
             return 1;
         }
         if (port == 0) port = bound_port(lp->listener); /* the others join the port the first got */
         zc_result rc = zc_selector_new(&lp->sel);
-        if (rc == ZC_OK) rc = zc_selector_register(lp->sel, lp->listener, LISTENER_TOKEN, ZC_INTEREST_READABLE,
-                                                   ZC_MODE_LEVEL);
+        /* Shared: every loop watches the one listener, and EPOLLEXCLUSIVE wakes one of them. */
+        if (rc == ZC_OK)
+            rc = zc_selector_register(lp->sel, lp->listener, LISTENER_TOKEN, ZC_INTEREST_READABLE,
+                                      opt_shared_listener ? ZC_MODE_EXCLUSIVE : ZC_MODE_LEVEL);
         if (rc != ZC_OK) {
             fail("selector", rc);
             return 1;
@@ -904,7 +934,7 @@ int main(int argc, char **argv) {
         requests += lp->requests;
         bytes += lp->body_bytes;
         connections += lp->connections;
-        close(lp->listener);
+        if (i == 0 || !opt_shared_listener) close(lp->listener);
         (void)zc_selector_free(lp->sel);
         for (int f = 0; f < FILE_CACHE; f++) file_release(lp->cache[f]);
         for (int c = 0; c < lp->conns_cap; c++) free(lp->conns[c]);

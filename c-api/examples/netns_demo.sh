@@ -3,11 +3,12 @@
 # pair, each with its own address. Needs root and iproute2; skipped, with the reason, where the
 # machine does not allow creating namespaces. Only the namespaces' own addresses are used.
 #
-#   C_OUT=target/c-api bash c-api/examples/netns_demo.sh [SIZE] [CLIENTS]
+#   C_OUT=target/c-api ZC_HTTP_SERVER=c-api/build/zc-http-server bash c-api/examples/netns_demo.sh [SIZE] [CLIENTS]
 set -euo pipefail
 size=${1:-64M}
 clients=${2:-4}
 bin=${C_OUT:?set C_OUT to the build directory (target/c-api)}/examples
+server=${ZC_HTTP_SERVER:?set ZC_HTTP_SERVER to zc-http-server (c-api/build/zc-http-server)}
 skip() { echo "netns_demo: 0 passed, 0 failed, 1 skipped ($1)"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "not root: network namespaces need CAP_SYS_ADMIN"
 command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
@@ -35,7 +36,7 @@ ip -n "$a" link set "$va" up
 ip -n "$b" link set "$vb" up
 
 "$bin/mapped_rw" write "$dir/data.bin" "$size" >/dev/null
-ip netns exec "$b" "$bin/file_server" -a "$server_addr" -p 0 -r "$dir" > "$dir/server.out" &
+ip netns exec "$b" "$server" --addr "$server_addr" --port 0 --root "$dir" > "$dir/server.out" &
 server_pid=$!
 for _ in $(seq 100); do
     grep -q listening "$dir/server.out" 2>/dev/null && break

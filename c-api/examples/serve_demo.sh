@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Serves a SIZE file (default 1G) to CLIENTS concurrent clients (default 4) with the example
-# file_server, every byte verified by file_client against the file itself.
+# HTTP server, every byte verified by file_client against the file itself; then checks that a
+# missing file is a 404 and that SIGTERM stops the server with status 0.
 #
-#   C_OUT=target/c-api bash c-api/examples/serve_demo.sh [SIZE] [CLIENTS]
+#   C_OUT=target/c-api ZC_HTTP_SERVER=c-api/build/zc-http-server bash c-api/examples/serve_demo.sh [SIZE] [CLIENTS]
 set -euo pipefail
 size=${1:-1G}
 clients=${2:-4}
 bin=${C_OUT:?set C_OUT to the build directory (target/c-api)}/examples
+server=${ZC_HTTP_SERVER:?set ZC_HTTP_SERVER to zc-http-server (c-api/build/zc-http-server)}
 dir=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -16,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$bin/mapped_rw" write "$dir/data.bin" "$size"
-"$bin/file_server" -r "$dir" -p 0 > "$dir/server.out" &
+"$server" --root "$dir" --port 0 > "$dir/server.out" &
 server_pid=$!
 for _ in $(seq 100); do
     grep -q listening "$dir/server.out" 2>/dev/null && break
@@ -28,6 +30,11 @@ echo "serving $size to $clients concurrent clients on port $port"
 "$bin/file_client" "$port" data.bin "$clients" "$dir/data.bin"
 # A missing file is a 404, not a crash of the server.
 "$bin/file_client" "$port" missing 1 "$dir/data.bin" > "$dir/404.out" 2>&1 && { echo "serve_demo: 404 not reported"; exit 1; }
-grep -q "bad response header 'ZC/1 404 0'" "$dir/404.out" || { cat "$dir/404.out"; exit 1; }
+grep -q "bad response 'HTTP/1.1 404 Not Found'" "$dir/404.out" || { cat "$dir/404.out"; exit 1; }
 kill -0 "$server_pid" || { echo "serve_demo: the server died"; exit 1; }
+kill -TERM "$server_pid"
+status=0
+wait "$server_pid" || status=$?
+server_pid=
+[ "$status" = 0 ] || { echo "serve_demo: the server exited with $status on SIGTERM"; exit 1; }
 echo "serve_demo: 1 passed, 0 failed"
