@@ -15,7 +15,7 @@ C_DIR := $(ROOT)/c-api
 C_OUT := $(ROOT)/target/c-api
 C_LIB := $(C_OUT)/lib
 C_BIN := $(C_DIR)/build
-C_PROGRAMS := $(C_BIN)/zc-http-server
+C_PROGRAMS := $(C_BIN)/zc-http-server $(C_BIN)/zc_runner
 CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 ZC_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml | head -n 1)
@@ -60,6 +60,10 @@ $(C_LIB)/libzcopy.a: c-lib ;
 # Linked statically: the programs run from any directory, and the per-call cost is lower than
 # through the shared library's general-dynamic thread-locals.
 $(C_BIN)/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
+	@mkdir -p $(@D)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
+
+$(C_BIN)/zc_runner: $(C_DIR)/bench/zc_runner.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
 	@mkdir -p $(@D)
 	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
 
