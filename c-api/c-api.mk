@@ -4,7 +4,8 @@
 #   make c-build          build the libraries and stage them in target/c-api/lib
 #   make c-header         regenerate c-api/include/zcopy.h with the pinned cbindgen
 #   make c-header-check   fail when the committed header differs from a fresh generation
-#   make test-c           header checks, C tests (plain, ASan+UBSan, valgrind), examples, install
+#   make test-c           header checks, C tests (plain, ASan+UBSan, valgrind), examples, the HTTP
+#                         server's edge cases, the showcase runner, install
 #   make soak-c           the long soak (1,000,000 map/close cycles, 100,000 transfers)
 #   make bench-c          zc_transfer_to against the raw sendfile loop, and throughput per method
 #   make bench-c-http     zc-http-server's choices one at a time against nginx, with wrk
@@ -38,7 +39,7 @@ CLIENTS ?= 4
 BUILD_TARGETS += c-build
 TEST_TARGETS += c-header-check test-c
 
-.PHONY: bench-c-http test-c-http-server c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
+.PHONY: bench-c-http test-c-http-server test-c-runner c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
 	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
 
 # --- libraries ---------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ lint: c-header-check
 # --- tests -------------------------------------------------------------------------------------
 
 test-c: test-c-coverage test-c-readme test-c-header test-c-plain test-c-asan test-c-valgrind test-c-examples test-c-http-server \
-	test-c-install
+	test-c-runner test-c-install
 	@echo "test-c: all C suites passed"
 
 C_TEST_SRCS := $(C_DIR)/tests/zc_test.h $(C_DIR)/tests/json_lite.h $(C_DIR)/include/zcopy.h
@@ -193,6 +194,10 @@ test-c-http-server: $(C_BIN)/zc-http-server $(C_OUT)/asan/zc-http-server
 	$(PYTHON) $(C_DIR)/tests/http_server_check.py $(C_BIN)/zc-http-server
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(PYTHON) $(C_DIR)/tests/http_server_check.py $(C_OUT)/asan/zc-http-server
+
+# The showcase runner keeps its protocol and moves the right bytes, every strategy, file and socket.
+test-c-runner: $(C_BIN)/zc_runner
+	$(PYTHON) $(C_DIR)/tests/runner_check.py $(C_BIN)/zc_runner
 
 # --- install -----------------------------------------------------------------------------------
 
