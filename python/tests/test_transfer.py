@@ -324,4 +324,4 @@ def test_the_gil_is_released_during_a_blocking_transfer(data_file, socket_pair):
     done.set()
     t.join()
     r.join()
-    assert ticks > 50
+    assert ticks > 10  # the ticker ran while the transfer waited
