@@ -114,8 +114,8 @@ struct loop {
     zc_selector *sel;
     int listener;
     int root;               /* O_PATH descriptor of the root directory */
-    struct conn **conns;
-    int conns_cap;
+    struct conn **conns;    /* conns[0, conns_used) are allocated */
+    int conns_used, conns_cap;
     int free_head;          /* -1: none */
     int live;
     struct file *cache[FILE_CACHE];
@@ -365,6 +365,7 @@ static const char *reason(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 416: return "Range Not Satisfiable";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
@@ -498,7 +499,9 @@ static bool take_request(struct loop *lp, struct conn *c) {
     status = target_to_path(sp1 + 1, (size_t)(sp2 - sp1 - 1), rel, sizeof rel);
     struct file *f = status == 200 ? file_get(lp, rel) : NULL;
     if (!f) {
-        respond_error(lp, c, status == 200 ? 404 : status, http10, "");
+        /* Out of descriptors or memory is the server's trouble, not a missing file. */
+        if (status == 200) status = errno == EMFILE || errno == ENFILE || errno == ENOMEM ? 503 : 404;
+        respond_error(lp, c, status, http10, "");
         return true;
     }
     int64_t size = f->size, first = 0, last = size - 1;
@@ -680,31 +683,26 @@ static void conn_drive(struct loop *lp, int idx) {
     }
 }
 
+/* A free connection slot: a closed one, or a new one (allocated on first use). -1 when out of
+ * memory. */
 static int conn_slot(struct loop *lp) {
     if (lp->free_head >= 0) {
         int idx = lp->free_head;
         lp->free_head = lp->conns[idx]->free_next;
         return idx;
     }
-    if (lp->conns_cap == (int)(UINT32_MAX >> 1)) return -1;
-    int cap = lp->conns_cap ? lp->conns_cap * 2 : 64;
-    struct conn **grown = realloc(lp->conns, (size_t)cap * sizeof *grown);
-    if (!grown) return -1;
-    lp->conns = grown;
-    for (int i = lp->conns_cap; i < cap; i++) {
-        lp->conns[i] = NULL;
+    if (lp->conns_used == lp->conns_cap) {
+        if (lp->conns_cap >= INT32_MAX / 2) return -1;
+        int cap = lp->conns_cap ? lp->conns_cap * 2 : 64;
+        struct conn **grown = realloc(lp->conns, (size_t)cap * sizeof *grown);
+        if (!grown) return -1;
+        lp->conns = grown;
+        lp->conns_cap = cap;
     }
-    int first = lp->conns_cap;
-    lp->conns_cap = cap;
-    /* The new slots after the first go on the free list, allocated when first used. */
-    for (int i = cap - 1; i > first; i--) {
-        lp->conns[i] = calloc(1, sizeof(struct conn));
-        if (!lp->conns[i]) break;
-        lp->conns[i]->free_next = lp->free_head;
-        lp->free_head = i;
-    }
-    lp->conns[first] = calloc(1, sizeof(struct conn));
-    return lp->conns[first] ? first : -1;
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) return -1;
+    lp->conns[lp->conns_used] = c;
+    return lp->conns_used++;
 }
 
 static void accept_all(struct loop *lp) {
@@ -746,9 +744,9 @@ static void accept_all(struct loop *lp) {
 
 /* Closes keep-alive connections idle for IDLE_TIMEOUT_S, lingering ones after LINGER_TIMEOUT_S. */
 static void sweep_idle(struct loop *lp) {
-    for (int i = 0; i < lp->conns_cap; i++) {
+    for (int i = 0; i < lp->conns_used; i++) {
         struct conn *c = lp->conns[i];
-        if (c && c->open && lp->now - c->last_active > (c->lingering ? LINGER_TIMEOUT_S : IDLE_TIMEOUT_S))
+        if (c->open && lp->now - c->last_active > (c->lingering ? LINGER_TIMEOUT_S : IDLE_TIMEOUT_S))
             conn_close(lp, i);
     }
 }
@@ -771,9 +769,9 @@ static void *loop_run(void *arg) {
                 continue;
             }
             int idx = (int)(ev->token & 0xffffffffu) - 1;
-            if (idx < 0 || idx >= lp->conns_cap) continue;
+            if (idx < 0 || idx >= lp->conns_used) continue;
             struct conn *c = lp->conns[idx];
-            if (!c || !c->open || c->generation != (uint32_t)(ev->token >> 32)) continue; /* closed since */
+            if (!c->open || c->generation != (uint32_t)(ev->token >> 32)) continue; /* closed since */
             if (ev->flags & ZC_EVENT_ERROR) {
                 conn_close(lp, idx);
                 continue;
@@ -787,8 +785,8 @@ static void *loop_run(void *arg) {
             sweep_idle(lp);
         }
     }
-    for (int i = 0; i < lp->conns_cap; i++)
-        if (lp->conns[i] && lp->conns[i]->open) conn_close(lp, i);
+    for (int i = 0; i < lp->conns_used; i++)
+        if (lp->conns[i]->open) conn_close(lp, i);
     return NULL;
 }
 
@@ -937,7 +935,7 @@ int main(int argc, char **argv) {
         if (i == 0 || !opt_shared_listener) close(lp->listener);
         (void)zc_selector_free(lp->sel);
         for (int f = 0; f < FILE_CACHE; f++) file_release(lp->cache[f]);
-        for (int c = 0; c < lp->conns_cap; c++) free(lp->conns[c]);
+        for (int c = 0; c < lp->conns_used; c++) free(lp->conns[c]);
         free(lp->conns);
         close(lp->root);
     }
