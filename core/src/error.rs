@@ -85,7 +85,7 @@ pub enum Error {
         op: &'static str,
     },
     /// Any other failure of a system call.
-    #[error("{op}: {source}")]
+    #[error("{op}: {}", os_message(source))]
     Io {
         /// The operation.
         op: &'static str,
@@ -119,6 +119,19 @@ pub enum ErrorKind {
     Truncated,
     /// See [`Error::Io`].
     Io,
+}
+
+/// The OS's description of an error, without Rust's " (os error N)" suffix (bindings show the
+/// errno their own way: Python's `[Errno N]`, C's `zc_last_errno()`).
+fn os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_owned(),
+        None => text,
+    }
 }
 
 /// `Result` with zcopy's [`Error`].
@@ -267,6 +280,7 @@ mod tests {
         let e = Error::os("x", io::Error::from_raw_os_error(libc::EPIPE));
         assert_eq!(e.kind(), ErrorKind::Io);
         assert_eq!(e.raw_os_error(), Some(libc::EPIPE));
+        assert_eq!(e.to_string(), "x: Broken pipe");
         let io: io::Error = e.into();
         assert_eq!(io.raw_os_error(), Some(libc::EPIPE));
     }

@@ -187,14 +187,8 @@ pub fn install() -> Result<()> {
     if INSTALLED.load(Ordering::Acquire) {
         return Ok(());
     }
-    // SAFETY: an all-zero sigaction is a valid value (empty mask, no flags, SIG_DFL).
-    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
-    new.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
-    new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-    // SAFETY: `new.sa_mask` is a valid sigset_t to initialise.
-    unsafe { libc::sigemptyset(&mut new.sa_mask) };
     let old = Box::into_raw(Box::new(
-        // SAFETY: as above, zeroed is a valid sigaction.
+        // SAFETY: zeroed is a valid sigaction.
         unsafe { std::mem::zeroed::<libc::sigaction>() },
     ));
     // Query first so that PREVIOUS is valid before our handler can run.
@@ -208,13 +202,64 @@ pub fn install() -> Result<()> {
         });
     }
     PREVIOUS.store(old, Ordering::Release);
-    // SAFETY: `new` is fully initialised; on_sigbus is async-signal-safe (atomics, mmap).
-    unsafe { syscall!(sigaction(libc::SIGBUS, &new, ptr::null_mut())) }.map_err(|source| Error::Io {
-        op: "install_truncation_guard",
-        source,
-    })?;
+    set_handler()?;
     INSTALLED.store(true, Ordering::Release);
     Ok(())
+}
+
+/// Installs the guard again if another `SIGBUS` handler has replaced it since (Python's
+/// `faulthandler.enable()` does), chaining to whatever handler is installed now. Returns whether
+/// it had to. Cheap enough to call before every mapping (one `sigaction` query).
+///
+/// # Errors
+///
+/// [`Error::Io`] if `sigaction` fails.
+pub fn ensure_installed() -> Result<bool> {
+    if !is_installed() {
+        install()?;
+        return Ok(true);
+    }
+    let _lock = INSTALL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let current = Box::into_raw(Box::new(
+        // SAFETY: zeroed is a valid sigaction.
+        unsafe { std::mem::zeroed::<libc::sigaction>() },
+    ));
+    // SAFETY: a null `act` only reads the current disposition.
+    if let Err(source) = unsafe { syscall!(sigaction(libc::SIGBUS, ptr::null(), current)) } {
+        // SAFETY: `current` came from Box::into_raw and was never shared.
+        drop(unsafe { Box::from_raw(current) });
+        return Err(Error::Io {
+            op: "install_truncation_guard",
+            source,
+        });
+    }
+    // SAFETY: filled by sigaction above; only read here.
+    if unsafe { (*current).sa_sigaction } == on_sigbus as *const () as libc::sighandler_t {
+        // SAFETY: as above; never shared.
+        drop(unsafe { Box::from_raw(current) });
+        return Ok(false);
+    }
+    // Chain to the newcomer. The old PREVIOUS is leaked on purpose: the handler may be reading
+    // it on another thread right now, and a sigaction is a few dozen bytes.
+    PREVIOUS.store(current, Ordering::Release);
+    set_handler()?;
+    Ok(true)
+}
+
+fn set_handler() -> Result<()> {
+    // SAFETY: an all-zero sigaction is a valid value (empty mask, no flags, SIG_DFL).
+    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+    new.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+    new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    // SAFETY: `new.sa_mask` is a valid sigset_t to initialise.
+    unsafe { libc::sigemptyset(&mut new.sa_mask) };
+    // SAFETY: `new` is fully initialised; on_sigbus is async-signal-safe (atomics, mmap).
+    unsafe { syscall!(sigaction(libc::SIGBUS, &new, ptr::null_mut())) }
+        .map(drop)
+        .map_err(|source| Error::Io {
+            op: "install_truncation_guard",
+            source,
+        })
 }
 
 /// Whether [`install`] has run in this process.

@@ -28,11 +28,12 @@ pub mod transfer;
 pub use error::{non_negative, Error, ErrorKind, Result};
 pub use lease::{FileLease, LEASE_BREAK_SIGNAL};
 pub use region::{Advice, Grow, HugePages, MapMode, MapOptions, MappedRegion, UncheckedAdvice};
-pub use selector::{Event, Events, Interest, Mode, Selector, Token};
+pub use selector::{Event, Events, Interest, Mode, Selected, Selector, Token};
 pub use transfer::{
     check_transfer_from_args, check_transfer_to_args, last_method, last_transfer, sendfile, splice, tee,
-    transfer_all, transfer_all_using, transfer_from, transfer_from_using, transfer_to, transfer_to_using,
-    transfer_to_with_header, HeaderTransfer, SpliceFlags, Transfer, TransferMethod, MAX_DIRECT_TRANSFER,
+    transfer_all, transfer_all_keyed, transfer_all_using, transfer_from, transfer_from_keyed,
+    transfer_from_using, transfer_to, transfer_to_keyed, transfer_to_using, transfer_to_with_header,
+    HeaderTransfer, SpliceFlags, Transfer, TransferMethod, MAX_DIRECT_TRANSFER,
 };
 
 /// The crate's version, as in `Cargo.toml`.

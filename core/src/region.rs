@@ -474,10 +474,6 @@ impl MappedRegion {
         {
             return;
         }
-        if let Some(slot) = self.slot() {
-            self.slot.store(ptr::null_mut(), Ordering::Release);
-            guard::unregister(slot);
-        }
         if let Some((base, len)) = self.page_span() {
             // SAFETY: [base, base + len) is exactly our own mapping; replacing it keeps the
             // addresses mapped, so raw views into it stay valid.
@@ -491,9 +487,17 @@ impl MappedRegion {
                     0,
                 )
             };
-            // If the kernel refused (ENOMEM), the file mapping simply stays until drop; views stay
-            // valid either way, so there is nothing to report.
-            let _ = mapped;
+            if mapped == libc::MAP_FAILED {
+                // The kernel refused (ENOMEM): the file mapping stays until drop, still guarded.
+                // Views stay valid either way, so there is nothing to report.
+                return;
+            }
+        }
+        // Only now leave the guard's table: until the anonymous pages are in place, a reader on
+        // another thread may still fault on a truncated file, and the guard must absorb it.
+        if let Some(slot) = self.slot() {
+            self.slot.store(ptr::null_mut(), Ordering::Release);
+            guard::unregister(slot);
         }
     }
 

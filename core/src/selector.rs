@@ -253,6 +253,17 @@ impl Events {
     }
 }
 
+/// What one [`Selector::select_once`] saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selected {
+    /// Events placed in the buffer (the waker's own event is never one of them).
+    pub events: usize,
+    /// [`Selector::wake`] ended the wait (wake-ups since the last select coalesce into one).
+    pub woken: bool,
+    /// A signal interrupted the wait (`EINTR`); nothing was collected.
+    pub interrupted: bool,
+}
+
 /// An epoll instance with a built-in waker. `Send + Sync`: register, select and wake from any
 /// thread.
 #[derive(Debug)]
@@ -380,8 +391,6 @@ impl Selector {
     /// [`Error::Closed`] when the selector was closed before the call (one closed during the
     /// wait returns normally, as `java.nio.channels.Selector` does); [`Error::Io`].
     pub fn select(&self, events: &mut Events, timeout: Option<Duration>) -> Result<usize> {
-        const OP: &str = "select";
-        self.check_open(OP)?;
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
         loop {
             let remaining = match deadline {
@@ -389,18 +398,46 @@ impl Selector {
                 Some(None) => None, // too far away to represent: wait without a limit
                 Some(Some(d)) => Some(d.saturating_duration_since(Instant::now())),
             };
-            match epoll::wait(&self.epfd, &mut events.buf, epoll::timeout_ms(remaining)) {
-                Ok(_) => break,
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(e) => return Err(Error::os(OP, e)),
+            let selected = self.select_once(events, remaining)?;
+            if !selected.interrupted {
+                return Ok(selected.events);
             }
+        }
+    }
+
+    /// One wait, without retrying `EINTR`: for bindings that must run their language's signal
+    /// handlers when a signal interrupts the wait (Python's PEP 475), then call again with the
+    /// time that remains. Also says whether [`Selector::wake`] ended the wait.
+    ///
+    /// # Errors
+    ///
+    /// As [`Selector::select`].
+    pub fn select_once(&self, events: &mut Events, timeout: Option<Duration>) -> Result<Selected> {
+        const OP: &str = "select";
+        self.check_open(OP)?;
+        match epoll::wait(&self.epfd, &mut events.buf, epoll::timeout_ms(timeout)) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                events.buf.clear();
+                return Ok(Selected {
+                    events: 0,
+                    woken: false,
+                    interrupted: true,
+                });
+            }
+            Err(e) => return Err(Error::os(OP, e)),
         }
         let before = events.buf.len();
         events.buf.retain(|e| e.u64 != Token::WAKER.0);
-        if events.buf.len() != before {
+        let woken = events.buf.len() != before;
+        if woken {
             epoll::eventfd_reset(&self.waker).map_err(|e| Error::os(OP, e))?;
         }
-        Ok(events.buf.len())
+        Ok(Selected {
+            events: events.buf.len(),
+            woken,
+            interrupted: false,
+        })
     }
 
     /// Makes the current (or, if none runs, the next) [`Selector::select`] return at once.

@@ -134,3 +134,54 @@ fn a_lease_holder_is_told_before_truncation() {
     truncator.join().unwrap();
     assert_eq!(std::fs::metadata(&tmp).unwrap().len(), 0);
 }
+
+extern "C" fn exit_42(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(42) };
+}
+
+/// A handler installed after the guard (as Python's faulthandler does) replaces it;
+/// `ensure_installed` puts the guard back in front and chains to the newcomer.
+#[test]
+fn ensure_installed_puts_the_guard_back_and_chains_to_the_newcomer() {
+    if std::env::var_os("ZCOPY_ENSURE_CHILD").is_some() {
+        zcopy::guard::install().unwrap();
+        assert!(
+            !zcopy::guard::ensure_installed().unwrap(),
+            "nothing replaced it yet"
+        );
+        // SAFETY: installing a plain handler for SIGBUS in this child process.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = exit_42 as *const () as libc::sighandler_t;
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+        }
+        assert!(zcopy::guard::ensure_installed().unwrap());
+        let (_tmp, f) = file_with(&pattern(2 * 4096));
+        let r = MapOptions::new(MapMode::ReadOnly).map(f.as_fd()).unwrap();
+        f.set_len(0).unwrap();
+        // SAFETY: inside the region; the guard absorbs the fault.
+        assert_eq!(unsafe { r.as_ptr().add(4096).read_volatile() }, 0);
+        // A fault outside zcopy goes to the newcomer, which exits with 42.
+        // SAFETY: deliberately touching a page past the end of a foreign mapping.
+        let other = unsafe { memmap_outside_zcopy(&f) };
+        // SAFETY: as above.
+        let _ = unsafe { other.add(4096).read_volatile() };
+        std::process::exit(0);
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ensure_installed_puts_the_guard_back_and_chains_to_the_newcomer",
+        ])
+        .env("ZCOPY_ENSURE_CHILD", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(42),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -262,3 +262,37 @@ fn select_races_with_register_deregister_wake_and_close() {
     }
     assert!(selector_thread.join().unwrap() > 0);
 }
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+#[test]
+fn select_once_reports_signals_and_wake_ups() {
+    // SAFETY: installing a no-op handler (without SA_RESTART) for a signal no one else uses here.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore_signal as *const () as libc::sighandler_t;
+        libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut());
+    }
+    let sel = Arc::new(Selector::new().unwrap());
+    let s2 = sel.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() }).unwrap();
+        let mut ev = Events::with_capacity(4);
+        s2.select_once(&mut ev, Some(Duration::from_secs(20))).unwrap()
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: the thread is alive (it is blocked in select_once until the signal comes).
+    unsafe { libc::pthread_kill(tid, libc::SIGUSR2) };
+    let got = h.join().unwrap();
+    assert!(got.interrupted && !got.woken && got.events == 0, "{got:?}");
+
+    sel.wake().unwrap();
+    let mut ev = Events::with_capacity(4);
+    let got = sel.select_once(&mut ev, Some(Duration::from_secs(5))).unwrap();
+    assert!(got.woken && !got.interrupted, "{got:?}");
+    let got = sel.select_once(&mut ev, Some(Duration::ZERO)).unwrap();
+    assert!(!got.woken, "a wake-up is consumed once");
+}

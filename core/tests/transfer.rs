@@ -5,7 +5,7 @@ mod support;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 
 use support::{closed_fd, drain, file_with, pattern, pipe, set_nonblocking, tcp_pair};
@@ -626,4 +626,65 @@ fn transfers_count_their_system_calls() {
     let t =
         zcopy::transfer_all_using(TransferMethod::Sendfile, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
     assert!(t.syscalls < 16, "{}", t.syscalls);
+}
+
+#[test]
+fn keyed_hints_follow_the_callers_descriptor_not_a_reused_number() {
+    let data = pattern(100_000);
+    let (_s, src) = file_with(&data);
+    let (a, b) = UnixStream::pair().unwrap();
+    let reader = drain(b);
+    // A binding transfers through a duplicate of the socket, keyed by the socket's own number.
+    // SAFETY: dup of an open descriptor; the duplicate is closed right after.
+    let dup = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    // SAFETY: `dup` is a new descriptor we own.
+    let dup_fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) };
+    // Keys no other test uses, so that hints left by parallel tests cannot interfere.
+    const SOCKET_KEY: i32 = 65_001;
+    const FILE_KEY: i32 = 65_002;
+    let t = zcopy::transfer_all_keyed(src.as_fd(), 0, 100_000, dup_fd.as_fd(), SOCKET_KEY).unwrap();
+    assert_eq!(t.bytes, 100_000);
+    drop(dup_fd);
+    drop(a);
+    assert_eq!(reader.join().unwrap(), data);
+    // The same number now names a file: with the hint kept under the socket's key, the file
+    // transfer probes afresh and takes copy_file_range.
+    let (_d, dst) = file_with(b"");
+    // SAFETY: dup of an open descriptor, most likely reusing the number above.
+    let dup = unsafe { libc::fcntl(dst.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    // SAFETY: a new descriptor we own.
+    let dup_fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) };
+    let t = zcopy::transfer_to_keyed(src.as_fd(), 0, 100_000, dup_fd.as_fd(), FILE_KEY).unwrap();
+    assert_eq!((t.bytes, t.method), (100_000, TransferMethod::CopyFileRange));
+}
+
+#[test]
+fn a_stale_sendfile_hint_does_not_cost_a_file_target_copy_file_range() {
+    let data = pattern(1 << 20);
+    let (_s, src) = file_with(&data);
+    let (a, b) = UnixStream::pair().unwrap();
+    let reader = drain(b);
+    // A number far above what parallel tests use: 100 below the descriptor limit.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit to fill.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let want = (lim.rlim_cur.min(65_536) as i32) - 100;
+    // SAFETY: dup of an open descriptor onto a number we pick, so the file below can reuse it.
+    let num = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_DUPFD_CLOEXEC, want) };
+    // SAFETY: a new descriptor we own.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(num) };
+    let t = transfer_all(src.as_fd(), 0, 1 << 20, sock.as_fd()).unwrap();
+    assert_eq!(t.method, TransferMethod::Sendfile);
+    drop((sock, a));
+    reader.join().unwrap();
+    let (_d, dst) = file_with(b"");
+    // SAFETY: dup2 of an open file onto the number the socket had.
+    assert_eq!(unsafe { libc::dup2(dst.as_raw_fd(), num) }, num);
+    // SAFETY: we own that number now.
+    let file = unsafe { std::os::fd::OwnedFd::from_raw_fd(num) };
+    let t = transfer_to(src.as_fd(), 0, 1 << 20, file.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (1 << 20, TransferMethod::CopyFileRange));
 }

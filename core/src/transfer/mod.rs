@@ -447,7 +447,24 @@ pub fn transfer_to(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
-    to_job(None, src, position, count, target)
+    to_job(None, src, position, count, target, None)
+}
+
+/// [`transfer_to`], remembering the route that worked under `hint_key` instead of the target's
+/// descriptor number: for bindings that transfer through duplicated descriptors (whose numbers
+/// are reused for all kinds of targets), so that the hint follows the caller's own descriptor.
+///
+/// # Errors
+///
+/// As [`transfer_to`].
+pub fn transfer_to_keyed(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+    hint_key: RawFd,
+) -> Result<Transfer> {
+    to_job(None, src, position, count, target, Some(hint_key))
 }
 
 /// [`transfer_to`] with one specific method and no fallback: for benchmarks, tests and callers
@@ -464,7 +481,7 @@ pub fn transfer_to_using(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
-    to_job(Some(method), src, position, count, target)
+    to_job(Some(method), src, position, count, target, None)
 }
 
 fn to_job(
@@ -473,6 +490,7 @@ fn to_job(
     position: u64,
     count: u64,
     target: BorrowedFd<'_>,
+    hint_key: Option<RawFd>,
 ) -> Result<Transfer> {
     let job = Job::new(
         src.as_raw_fd(),
@@ -482,7 +500,7 @@ fn to_job(
         Direction::To,
         forced,
     );
-    run_job(&job, &TO_HINTS, job.dst)
+    run_job(&job, &TO_HINTS, hint_key.unwrap_or(job.dst))
 }
 
 /// Transfers up to `count` bytes from `src` into the file open on `target` at `position`, with
@@ -504,7 +522,23 @@ pub fn transfer_from(
     position: u64,
     count: u64,
 ) -> Result<Transfer> {
-    from_job(None, target, src, position, count)
+    from_job(None, target, src, position, count, None)
+}
+
+/// [`transfer_from`], remembering the route under `hint_key` instead of the source's descriptor
+/// number (see [`transfer_to_keyed`]).
+///
+/// # Errors
+///
+/// As [`transfer_from`].
+pub fn transfer_from_keyed(
+    target: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    hint_key: RawFd,
+) -> Result<Transfer> {
+    from_job(None, target, src, position, count, Some(hint_key))
 }
 
 /// [`transfer_from`] with one specific method and no fallback.
@@ -519,7 +553,7 @@ pub fn transfer_from_using(
     position: u64,
     count: u64,
 ) -> Result<Transfer> {
-    from_job(Some(method), target, src, position, count)
+    from_job(Some(method), target, src, position, count, None)
 }
 
 fn from_job(
@@ -528,6 +562,7 @@ fn from_job(
     src: BorrowedFd<'_>,
     position: u64,
     count: u64,
+    hint_key: Option<RawFd>,
 ) -> Result<Transfer> {
     let job = Job::new(
         src.as_raw_fd(),
@@ -537,7 +572,7 @@ fn from_job(
         Direction::From,
         forced,
     );
-    run_job(&job, &FROM_HINTS, job.src)
+    run_job(&job, &FROM_HINTS, hint_key.unwrap_or(job.src))
 }
 
 /// Moves all `count` bytes (or up to the end of the file) from `src` at `position` to `target`,
@@ -555,7 +590,22 @@ pub fn transfer_all(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
-    all(None, src, position, count, target)
+    all(None, src, position, count, target, None)
+}
+
+/// [`transfer_all`] with the hint kept under `hint_key` (see [`transfer_to_keyed`]).
+///
+/// # Errors
+///
+/// As [`transfer_all`].
+pub fn transfer_all_keyed(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+    hint_key: RawFd,
+) -> Result<Transfer> {
+    all(None, src, position, count, target, Some(hint_key))
 }
 
 /// [`transfer_all`] with one specific method and no fallback.
@@ -570,7 +620,7 @@ pub fn transfer_all_using(
     count: u64,
     target: BorrowedFd<'_>,
 ) -> Result<Transfer> {
-    all(Some(method), src, position, count, target)
+    all(Some(method), src, position, count, target, None)
 }
 
 fn all(
@@ -579,6 +629,7 @@ fn all(
     position: u64,
     count: u64,
     target: BorrowedFd<'_>,
+    hint_key: Option<RawFd>,
 ) -> Result<Transfer> {
     let count = clamp_count(position, count);
     let mut total = Transfer {
@@ -588,7 +639,14 @@ fn all(
         syscalls: 0,
     };
     while total.bytes < count {
-        let step = to_job(forced, src, position + total.bytes, count - total.bytes, target)?;
+        let step = to_job(
+            forced,
+            src,
+            position + total.bytes,
+            count - total.bytes,
+            target,
+            hint_key,
+        )?;
         total.bytes += step.bytes;
         total.syscalls += step.syscalls;
         if step.method != TransferMethod::None {
@@ -639,7 +697,7 @@ fn run_routes(job: &Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
     if let Some(method) = job.forced {
         return run_forced(job, method);
     }
-    if let Some(route) = hints.get(hint_fd) {
+    if let Some(route) = hints.get(hint_fd).filter(|&r| hint_still_fits(job, r)) {
         match run_route(route, job)? {
             Step::Moved(p) if p.bytes > 0 || p.would_block => return Ok(done(route, p)),
             // Zero bytes: at the end of the file, or a file that reports size 0; the probe
@@ -683,6 +741,26 @@ fn run_routes(job: &Job, hints: &Hints, hint_fd: RawFd) -> Result<Transfer> {
         op: job.op(),
         source: io::Error::from_raw_os_error(libc::EINVAL),
     })
+}
+
+/// Above this count a hint of `sendfile`/`splice` is checked against the file kind before use.
+const HINT_CHECK_THRESHOLD: u64 = 64 * 1024;
+
+/// Whether a hinted route still suits the descriptor. Hints are keyed by descriptor number, and a
+/// number is reused for all kinds of descriptors; a stale `copy_file_range` hint fails at once
+/// and is corrected, but a stale `sendfile`/`splice` hint would keep working on a file target,
+/// silently losing `copy_file_range` (and reflinks). For large transfers one `fstat` settles it
+/// (400 ns against tens of microseconds); small ones trust the hint.
+fn hint_still_fits(job: &Job, route: Route) -> bool {
+    if route == Route::CopyFileRange || job.count < HINT_CHECK_THRESHOLD {
+        return true;
+    }
+    let fd = match job.dir {
+        Direction::To => job.dst,
+        Direction::From => job.src,
+    };
+    job.tick(1);
+    !matches!(sys::fstat(fd), Ok(st) if st.kind == FdKind::File)
 }
 
 fn run_forced(job: &Job, method: TransferMethod) -> Result<Transfer> {
