@@ -100,6 +100,7 @@ impl Descriptor {
 /// The two descriptors of one call, and whether it may release the GIL.
 pub struct Call {
     fds: [Descriptor; 2],
+    numbers: [RawFd; 2],
     detach: bool,
 }
 
@@ -121,6 +122,7 @@ impl Call {
             if let (Some(a), Some(b)) = (duplicate(numbers[0])?, duplicate(numbers[1])?) {
                 return Ok(Call {
                     fds: [Descriptor::Held(a), Descriptor::Held(b)],
+                    numbers,
                     detach: true,
                 });
             }
@@ -128,6 +130,7 @@ impl Call {
         }
         Ok(Call {
             fds: numbers.map(Descriptor::Borrowed),
+            numbers,
             detach: false,
         })
     }
@@ -135,6 +138,13 @@ impl Call {
     /// The `i`-th descriptor.
     pub fn fd(&self, i: usize) -> BorrowedFd<'_> {
         self.fds[i].fd()
+    }
+
+    /// The caller's own number of the `i`-th descriptor (not the duplicate's): the key under
+    /// which core keeps its transfer-method hints, so that a hint follows the caller's
+    /// descriptor rather than whatever a duplicate's reused number served before.
+    pub fn key(&self, i: usize) -> RawFd {
+        self.numbers[i]
     }
 
     /// Runs `f` (the system calls) with the GIL released when the descriptors are duplicates,

@@ -4,9 +4,14 @@
 //! imported). A library that installs its own SIGBUS handler later, `faulthandler.enable()` for
 //! one, replaces it, and a truncated file would kill the interpreter again. So the binding
 //! remembers the guard's disposition right after installing it, and [`ensure`] (called by every
-//! `map()`) puts it back if something replaced it. Faults outside zcopy regions still go to the
-//! handler that was installed before zcopy was imported. See CORE-REQUESTS.md for the core API
-//! that would let the guard chain to the newer handler instead.
+//! `map()` and `shared_memory()`) puts it back if something replaced it. Faults outside zcopy
+//! regions still go to the handler that was installed before zcopy was imported.
+//!
+//! Not [`zcopy::guard::ensure_installed`], which chains to the newcomer instead: a newcomer that
+//! saved the guard as *its* previous handler and re-raises into it (faulthandler does exactly
+//! that) then bounces every foreign SIGBUS between the two forever: the interpreter prints
+//! faulthandler's traceback in a loop instead of dying (`test_foreign_sigbus_after_faulthandler
+//! _reenabled_still_ends_the_process`; CORE-REQUESTS.md, item 6).
 
 use std::sync::OnceLock;
 

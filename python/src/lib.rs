@@ -58,6 +58,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transfer::transfer_all, m)?)?;
     m.add_function(wrap_pyfunction!(transfer::transfer_with_header, m)?)?;
     m.add_function(wrap_pyfunction!(transfer::last_method, m)?)?;
+    m.add_function(wrap_pyfunction!(transfer::last_transfer, m)?)?;
     m.add_function(wrap_pyfunction!(transfer::sendfile, m)?)?;
     m.add_function(wrap_pyfunction!(transfer::splice, m)?)?;
     m.add_function(wrap_pyfunction!(transfer::tee, m)?)?;

@@ -2,7 +2,7 @@
 //! hot path, `select()`, which waits with the GIL released and builds the `(key, events)` list
 //! in Rust from the selector's own `fd -> SelectorKey` dict.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,26 +17,17 @@ use crate::errors::IntoPyResult;
 const EVENT_READ: u32 = 1;
 const EVENT_WRITE: u32 = 2;
 
-/// The longest one wait lasts on the main thread before Python's signal handlers get a chance
-/// to run (core retries `EINTR` itself, so a Ctrl-C would otherwise wait for the next event).
-const SIGNAL_SLICE: Duration = Duration::from_millis(100);
-
-/// The token of the binding's own wake-up eventfd (core reserves `u64::MAX` for its waker).
-const WAKEUP: Token = Token(u64::MAX - 1);
-
 /// An epoll instance (core's `Selector`), reading its registrations' keys from the dict it was
 /// created with. Used by `zcopy.EpollSelector`; not meant to be used alone.
 ///
-/// `wakeup()` uses an eventfd of its own, registered under [`WAKEUP`], rather than core's
-/// `Selector::wake`: `select()` waits in slices on the main thread (see [`SIGNAL_SLICE`]) and must
-/// tell a wake-up from the end of a slice, which core's `select` does not report (see
-/// CORE-REQUESTS.md).
+/// `select()` waits with core's [`Selector::select_once`], which returns on `EINTR`: the
+/// binding then runs Python's signal handlers and waits again for the time that remains (PEP
+/// 475), so a Ctrl-C ends a `select(None)` at once. `wakeup()` is core's [`Selector::wake`].
 #[pyclass(frozen, module = "zcopy._native", name = "Epoll")]
 pub struct Epoll {
     selector: Selector,
     keys: Py<PyDict>,
     events: Mutex<Events>,
-    wakeup: OwnedFd,
 }
 
 fn borrowed(fd: RawFd) -> PyResult<BorrowedFd<'static>> {
@@ -52,46 +43,15 @@ fn interest(events: u32) -> PyResult<Interest> {
     Interest::from_bits(events).py()
 }
 
-/// Whether this is the process's main thread, the one that runs Python's signal handlers
-/// (asked once per thread: `gettid` and `getpid` are system calls).
-fn on_main_thread() -> bool {
-    thread_local! {
-        // SAFETY: gettid and getpid have no preconditions.
-        static MAIN: bool = unsafe { libc::gettid() == libc::getpid() };
-    }
-    MAIN.with(|main| *main)
-}
-
-impl Epoll {
-    /// Resets the wake-up eventfd (a failed read means it is already reset).
-    fn drain_wakeup(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads at most 8 bytes into `count`.
-        let _ = unsafe { libc::read(self.wakeup.as_raw_fd(), std::ptr::from_mut(&mut count).cast(), 8) };
-    }
-}
-
 #[pymethods]
 impl Epoll {
     /// Creates the epoll instance; `keys` maps descriptor numbers to `SelectorKey`s.
     #[new]
     fn new(keys: Bound<'_, PyDict>) -> PyResult<Epoll> {
-        let selector = Selector::new().py()?;
-        // SAFETY: eventfd takes no pointers.
-        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
-        // SAFETY: eventfd returned a new descriptor that nothing else owns.
-        let wakeup = unsafe { OwnedFd::from_raw_fd(raw) };
-        selector
-            .register(wakeup.as_fd(), WAKEUP, Interest::READABLE, Mode::LEVEL)
-            .py()?;
         Ok(Epoll {
-            selector,
+            selector: Selector::new().py()?,
             keys: keys.unbind(),
             events: Mutex::new(Events::with_capacity(64)),
-            wakeup,
         })
     }
 
@@ -136,18 +96,11 @@ impl Epoll {
             Some(t) => Duration::try_from_secs_f64(t).ok(),
         };
         let keys = self.keys.bind(py);
-        let capacity = keys.len() + 1; // and the wake-up eventfd
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let main = on_main_thread();
+        let capacity = keys.len() + 1; // and core's waker
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let mut remaining = timeout;
         let ready = loop {
-            let now = Instant::now();
-            let remaining = deadline.map(|d| d.saturating_duration_since(now));
-            let slice = match remaining {
-                Some(r) if !main || r <= SIGNAL_SLICE => remaining,
-                _ if main => Some(SIGNAL_SLICE),
-                _ => None,
-            };
-            let wait = || -> zcopy::Result<Vec<(u64, u32)>> {
+            let wait = || -> zcopy::Result<(bool, Vec<(u64, u32)>)> {
                 // The shared buffer saves an allocation per call; a select() running on another
                 // thread keeps it, and then this one uses its own (waiting for the lock would
                 // stretch this call's timeout to the other's).
@@ -161,26 +114,33 @@ impl Epoll {
                     }
                 };
                 events.reserve(capacity);
-                self.selector.select(events, slice)?;
-                Ok(events.iter().map(|e| (e.token().0, e.raw())).collect())
+                let selected = self.selector.select_once(events, remaining)?;
+                Ok((
+                    selected.interrupted,
+                    events.iter().map(|e| (e.token().0, e.raw())).collect(),
+                ))
             };
             // A poll cannot wait: keep the GIL rather than pay for releasing it.
-            let ready = if slice == Some(Duration::ZERO) {
+            let (interrupted, ready) = if remaining == Some(Duration::ZERO) {
                 wait()
             } else {
                 py.detach(wait)
-            };
-            let mut ready = ready.py()?;
-            if let Some(at) = ready.iter().position(|&(token, _)| token == WAKEUP.0) {
-                ready.swap_remove(at);
-                self.drain_wakeup();
+            }
+            .py()?;
+            if !interrupted {
                 break ready;
             }
-            let sliced = slice != remaining;
-            if !ready.is_empty() || !sliced || !self.selector.is_open() {
-                break ready;
-            }
+            // PEP 475: a signal interrupted the wait. Run the handlers (on the main thread; a
+            // no-op elsewhere); one that raises ends select(), otherwise wait for what is left.
             py.check_signals()?;
+            if !self.selector.is_open() {
+                break Vec::new(); // closed by another thread meanwhile: as a wake-up
+            }
+            remaining = match deadline {
+                None => None,
+                Some(None) => None, // too far away to represent: no limit
+                Some(Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+            };
         };
         let list = PyList::empty(py);
         for (fd, bits) in ready {
@@ -209,14 +169,7 @@ impl Epoll {
 
     /// Makes a running (or the next) `select()` return at once. Any thread; wake-ups coalesce.
     fn wakeup(&self) -> PyResult<()> {
-        let one: u64 = 1;
-        // SAFETY: writes the 8 bytes of `one` to our eventfd.
-        let n = unsafe { libc::write(self.wakeup.as_raw_fd(), std::ptr::from_ref(&one).cast(), 8) };
-        // EAGAIN: the counter is full, so a wake-up is pending anyway.
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
-            return Err(std::io::Error::last_os_error().into());
-        }
-        Ok(())
+        self.selector.wake().py()
     }
 
     /// Closes the selector; a `select()` running on another thread returns.

@@ -76,12 +76,12 @@ pub fn transfer_to(
 ) -> PyResult<u64> {
     let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
     let call = Call::take([src, target], count as u64, Some(1))?;
-    let (s, t) = (call.fd(0), call.fd(1));
+    let (s, t, key) = (call.fd(0), call.fd(1), call.key(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
         match forced {
             Some(m) => zcopy::transfer_to_using(m, s, p, c, t),
-            None => zcopy::transfer_to(s, p, c, t),
+            None => zcopy::transfer_to_keyed(s, p, c, t, key),
         }
     })
     .map(|t: Transfer| t.bytes)
@@ -104,12 +104,12 @@ pub fn transfer_from(
 ) -> PyResult<u64> {
     let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
     let call = Call::take([target_file, src], count as u64, Some(1))?;
-    let (t, s) = (call.fd(0), call.fd(1));
+    let (t, s, key) = (call.fd(0), call.fd(1), call.key(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_from_args(t, s, position, count)?;
         match forced {
             Some(m) => zcopy::transfer_from_using(m, t, s, p, c),
-            None => zcopy::transfer_from(t, s, p, c),
+            None => zcopy::transfer_from_keyed(t, s, p, c, key),
         }
     })
     .map(|t: Transfer| t.bytes)
@@ -131,12 +131,12 @@ pub fn transfer_all(
     let position = signed(position)?;
     let (count, forced) = (count_arg(count)?, self::method(method)?);
     let call = Call::take([src, target], count as u64, None)?;
-    let (s, t) = (call.fd(0), call.fd(1));
+    let (s, t, key) = (call.fd(0), call.fd(1), call.key(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
         match forced {
             Some(m) => zcopy::transfer_all_using(m, s, p, c, t),
-            None => zcopy::transfer_all(s, p, c, t),
+            None => zcopy::transfer_all_keyed(s, p, c, t, key),
         }
     })
     .map(|t: Transfer| t.bytes)
@@ -172,6 +172,16 @@ pub fn transfer_with_header(
 #[pyfunction]
 pub fn last_method() -> &'static str {
     zcopy::last_method().name()
+}
+
+/// This thread's last transfer (`transfer_to`, `transfer_from`, `transfer_all`, and the body of
+/// `transfer_with_header`) as `(bytes, method, would_block, syscalls)`; `zcopy.last_transfer()`
+/// wraps it in a named tuple. `syscalls` counts every system call the transfer made, probes and
+/// fallbacks included.
+#[pyfunction]
+pub fn last_transfer() -> (u64, &'static str, bool, u64) {
+    let t = zcopy::last_transfer();
+    (t.bytes, t.method.name(), t.would_block, t.syscalls)
 }
 
 fn offset(op: &'static str, value: Option<i64>) -> PyResult<Option<u64>> {

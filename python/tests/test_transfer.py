@@ -325,3 +325,51 @@ def test_the_gil_is_released_during_a_blocking_transfer(data_file, socket_pair):
     t.join()
     r.join()
     assert ticks > 10  # the ticker ran while the transfer waited
+
+
+def test_last_transfer_reports_bytes_method_and_system_calls(data_file, tmp_path, socket_pair):
+    with open(data_file(SIZE), "rb") as s, open(tmp_path / "out", "wb") as t:
+        assert zcopy.transfer_to(s, 0, SIZE, t) == SIZE
+        last = zcopy.last_transfer()
+        assert isinstance(last, zcopy.Transfer)
+        assert (last.bytes, last.method, last.would_block) == (SIZE, "copy_file_range", False)
+        assert last.syscalls >= 1
+        assert last == (SIZE, "copy_file_range", False, last.syscalls)  # a named tuple
+        assert zcopy.transfer_all(s, 0, None, t, method="read/write") == SIZE
+        last = zcopy.last_transfer()
+        # A 64 KiB buffer: at least one read and one write per 64 KiB.
+        assert last.method == "read/write" and last.syscalls >= 2 * SIZE // (64 << 10)
+        with pytest.raises(ValueError):
+            zcopy.transfer_to(s, -1, 10, t)
+        assert zcopy.last_transfer() == last  # a failed call leaves the previous outcome
+    # A full non-blocking socket: a short count, and would_block says why.
+    a, _ = socket_pair
+    a.setblocking(False)
+    with open(data_file(8 << 20, "big.bin"), "rb") as s:
+        moved = zcopy.transfer_to(s, 0, 8 << 20, a)
+        last = zcopy.last_transfer()
+        assert last.bytes == moved < 8 << 20 and last.would_block and last.method == "sendfile"
+
+
+def test_hints_follow_the_callers_descriptor_not_a_duplicates_number(data_file, tmp_path, socket_pair):
+    # Large and blocking transfers work on duplicated descriptors, whose numbers are reused for
+    # every kind of target. Core keeps its method hint under the caller's number (hint_key), so a
+    # socket transfer leaves no "sendfile" hint behind for the file that gets the next duplicate.
+    a, b = socket_pair
+    drain = Drain(b)
+    drain.start()
+    with open(data_file(SIZE), "rb") as s:
+        assert zcopy.transfer_all(s, 0, None, a) == SIZE
+        assert zcopy.last_method() == "sendfile"
+        for i in range(3):
+            with open(tmp_path / f"copy{i}", "wb") as t:
+                # Small (core checks the file kind of large transfers itself) and blocking, so
+                # on duplicates.
+                assert zcopy.transfer_to(s, 0, 4096, t) == 4096
+                assert zcopy.last_method() == "copy_file_range", i
+                assert zcopy.transfer_all(s, 0, SIZE, a) == SIZE
+                assert zcopy.last_method() == "sendfile"
+    a.shutdown(socket.SHUT_WR)
+    drain.join(10)
+    assert len(drain.data) == 4 * SIZE
+    assert (tmp_path / "copy2").read_bytes() == pattern(4096)

@@ -9,6 +9,8 @@ zcopy's guard.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -208,10 +210,12 @@ def test_threads_reading_while_the_file_shrinks(threads):
 
 
 def test_guard_survives_faulthandler_enabled_after_import():
-    # faulthandler.enable() replaces the SIGBUS handler; the next map() puts the guard back.
+    # faulthandler.enable() replaces the SIGBUS handler (the child runs with -X faulthandler,
+    # where enable() alone changes nothing: disable() first); the next map() puts the guard back.
     out = child(
         """
-        import faulthandler
+        import faulthandler, signal
+        faulthandler.disable()
         faulthandler.enable()
         region = zcopy.map(path)
         shrink()
@@ -222,3 +226,33 @@ def test_guard_survives_faulthandler_enabled_after_import():
         """
     )
     assert "raised" in out
+
+
+@pytest.mark.parametrize("x_faulthandler", [False, True], ids=["plain", "X-faulthandler"])
+def test_foreign_sigbus_after_faulthandler_reenabled_still_ends_the_process(x_faulthandler):
+    # faulthandler, enabled after zcopy, saves the guard as its previous handler and re-raises
+    # into it after its traceback. A guard that chained back to faulthandler would bounce the
+    # signal between the two forever (CORE-REQUESTS.md, item 6); the process must die instead.
+    code = textwrap.dedent(
+        """
+        import faulthandler, mmap, os, tempfile
+        import zcopy
+        faulthandler.disable()
+        faulthandler.enable()
+        path = tempfile.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"\\x01" * 8192)
+        region = zcopy.map(path, size=10)  # puts the guard back in front of faulthandler
+        f = open(path, "rb")
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        os.truncate(path, 0)
+        print(m[4096])
+        """
+    )
+    args = [sys.executable] + (["-X", "faulthandler"] if x_faulthandler else []) + ["-c", code]
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=30, cwd="/")
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the child looped instead of dying: {str(e.stderr)[:300]}")
+    assert result.returncode == -signal.SIGBUS, (result.returncode, result.stderr[-500:])
+    assert result.stderr.count("Fatal Python error") <= 1, result.stderr[:500]

@@ -6,7 +6,8 @@
   raises ``zcopy.TruncatedError`` instead of killing the interpreter with SIGBUS.
 - ``zcopy.transfer_to`` / ``transfer_from`` / ``transfer_all`` move bytes between files,
   sockets and pipes in the kernel (copy_file_range, sendfile, splice), with the GIL released;
-  ``zcopy.last_method()`` names the path that ran. ``sendfile``, ``splice`` and ``tee`` are
+  ``zcopy.last_method()`` names the path that ran, ``zcopy.last_transfer()`` tells the whole
+  outcome (bytes, method, would_block, system calls). ``sendfile``, ``splice`` and ``tee`` are
   the single system calls.
 - ``zcopy.EpollSelector`` is a ``selectors.BaseSelector`` with a select() in Rust, edge-triggered
   and one-shot registrations and ``wakeup()``; asyncio runs on it.
@@ -17,6 +18,9 @@ regions and passes every other SIGBUS on to the handler that was there before.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from . import _native
 from ._native import (
     EDGE_TRIGGERED,
     EXCLUSIVE,
@@ -62,6 +66,28 @@ from ._native import (
 )
 from ._selector import EpollSelector
 
+
+class Transfer(NamedTuple):
+    """The outcome of this thread's last transfer, as ``last_transfer()`` returns it."""
+
+    #: Bytes moved.
+    bytes: int
+    #: The kernel path that moved them (``last_method()``; ``"none"`` when nothing moved).
+    method: str
+    #: The non-blocking side (the target of ``transfer_to``, the source of ``transfer_from``)
+    #: could not take or give more without blocking.
+    would_block: bool
+    #: The system calls the transfer made, probes and fallbacks included.
+    syscalls: int
+
+
+def last_transfer() -> Transfer:
+    """The outcome of this thread's last ``transfer_to``, ``transfer_from`` or ``transfer_all``
+    (and of the body part of ``transfer_with_header``): ``Transfer(bytes, method, would_block,
+    syscalls)``. A failed transfer leaves the previous outcome in place."""
+    return Transfer(*_native.last_transfer())
+
+
 #: The names ``last_method()`` returns and ``method=`` accepts (besides ``"none"``).
 METHODS = ("copy_file_range", "sendfile", "splice", "mmap+write", "read/write")
 
@@ -96,9 +122,11 @@ __all__ = [
     "EpollSelector",
     "MapMode",
     "MappedRegion",
+    "Transfer",
     "TruncatedError",
     "__version__",
     "last_method",
+    "last_transfer",
     "map",
     "page_size",
     "sendfile",
