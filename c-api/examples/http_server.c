@@ -925,6 +925,8 @@ int main(int argc, char **argv) {
     }
     atomic_store(&stopping, true);
     unsigned long long requests = 0, bytes = 0, connections = 0;
+    char per_loop[256] = "";
+    size_t used = 0;
     for (long i = 0; i < threads; i++) (void)zc_selector_wake(loops[i].sel);
     for (long i = 0; i < threads; i++) {
         struct loop *lp = &loops[i];
@@ -932,6 +934,8 @@ int main(int argc, char **argv) {
         requests += lp->requests;
         bytes += lp->body_bytes;
         connections += lp->connections;
+        if (used < sizeof per_loop)
+            used += (size_t)snprintf(per_loop + used, sizeof per_loop - used, "%s%llu", i ? "+" : "", lp->requests);
         if (i == 0 || !opt_shared_listener) close(lp->listener);
         (void)zc_selector_free(lp->sel);
         for (int f = 0; f < FILE_CACHE; f++) file_release(lp->cache[f]);
@@ -940,8 +944,10 @@ int main(int argc, char **argv) {
         close(lp->root);
     }
     free(loops);
-    fprintf(stderr, "zc-http-server: stopped by signal %d after %llu connections, %llu requests, %llu body bytes\n",
-            sig, connections, requests, bytes);
+    fprintf(stderr,
+            "zc-http-server: stopped by signal %d after %llu connections, %llu requests (per loop: %s), "
+            "%llu body bytes\n",
+            sig, connections, requests, per_loop, bytes);
     free(real);
     return 0;
 }
