@@ -3,6 +3,7 @@
  * copy from.
  *
  *   zc-http-server --root DIR --port PORT [--threads N] [--addr 127.0.0.1]
+ *                  [--cache 0..64] [--accept reuseport|shared] [--header more|send] [--nodelay on|off]
  *
  * Serves the regular files under DIR on ADDR:PORT (PORT 0: any free port). Prints
  * "listening on ADDR:PORT" once it accepts connections; stops cleanly (exit 0) on SIGINT or
@@ -24,7 +25,9 @@
  * MSG_MORE and the body transferred right behind it by zc_transfer_to_with_header (so a small
  * response leaves as one TCP segment, what nginx gets from tcp_nopush), then zc_transfer_to
  * (sendfile) from the offset reached, whenever the socket has room again. Each loop keeps its
- * open files in a small cache, checked against stat() on every request.
+ * open files in a small cache, checked against stat() on every request. The tuning switches
+ * change one of these choices each, to measure what it is worth (make bench-c-http; the results
+ * are in c-api/README.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,7 +112,6 @@ struct conn {
 };
 
 struct loop {
-    int id;
     pthread_t thread;
     zc_selector *sel;
     int listener;
@@ -438,14 +440,14 @@ static bool take_request(struct loop *lp, struct conn *c) {
     if (!sp1 || !sp2 || sp1 == head || sp2 == sp1 + 1 || memchr(sp2 + 1, ' ', (size_t)(line_end - sp2 - 1))) {
         status = 400;
     } else {
-        size_t vlen = (size_t)(line_end - sp2 - 1);
-        if (vlen == 8 && memcmp(sp2 + 1, "HTTP/1.1", 8) == 0) {
-        } else if (vlen == 8 && memcmp(sp2 + 1, "HTTP/1.0", 8) == 0) {
+        const char *version = sp2 + 1;
+        bool v8 = line_end - version == 8 && memcmp(version, "HTTP/", 5) == 0 && version[6] == '.';
+        if (v8 && version[5] == '1' && version[7] == '0') {
             http10 = true;
             c->keep_alive = false;
-        } else if (vlen == 8 && memcmp(sp2 + 1, "HTTP/", 5) == 0 && sp2[6] >= '2' && sp2[6] <= '9' && sp2[7] == '.') {
-            status = 505;
-        } else {
+        } else if (v8 && version[5] >= '2' && version[5] <= '9') {
+            status = 505; /* HTTP/2 and later do not use this syntax */
+        } else if (!(v8 && version[5] == '1' && version[7] == '1')) {
             status = 400;
         }
     }
@@ -891,7 +893,6 @@ int main(int argc, char **argv) {
     if (!loops) return 1;
     for (long i = 0; i < threads; i++) {
         struct loop *lp = &loops[i];
-        lp->id = (int)i;
         lp->free_head = -1;
         lp->root = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
         lp->listener = i > 0 && opt_shared_listener ? loops[0].listener : listen_on(addr, (int)port);
