@@ -23,8 +23,10 @@ PREFIX ?= /usr/local
 BUILD_TARGETS := rust-build
 TEST_TARGETS := test-rust fuzz-short
 DEMO_TARGETS :=
+SOAK_TARGETS :=
+BENCH_TARGETS := bench-core
 
-.PHONY: help build test demo rust-build test-rust bench-core lint clean fuzz fuzz-short tools-fuzz
+.PHONY: help build test demo soak bench rust-build test-rust bench-core lint clean fuzz fuzz-short tools-fuzz
 
 help:
 	@echo "make demo        build everything and run the showcase on generated data (SIZE=$(SIZE))"
@@ -32,6 +34,9 @@ help:
 	@echo "make bench-core  the core transfer benchmark (SIZE, ROUNDS)"
 	@echo "make lint        cargo fmt --check, clippy -D warnings, header check"
 	@echo "make fuzz        fuzz the core's map and transfer argument handling (FUZZ_TIME=300 s each)"
+	@echo "make soak        the long leak/soak runs of every binding (1,000,000 map/close, 100,000 transfers)"
+	@echo "make bench       every benchmark (core, C, Python, Java); make bench-http: HTTP servers vs nginx"
+	@echo "make install     libzcopy (.so, .a), zcopy.h and zcopy.pc under PREFIX=$(PREFIX)"
 
 -include c-api/c-api.mk
 -include python/python.mk
@@ -42,6 +47,10 @@ build: $(BUILD_TARGETS)
 
 test: build $(TEST_TARGETS)
 	@echo "make test: all suites passed"
+
+soak: build $(SOAK_TARGETS)
+
+bench: build $(BENCH_TARGETS)
 
 rust-build:
 	$(CARGO) build --release --workspace

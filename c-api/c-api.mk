@@ -38,6 +38,8 @@ CLIENTS ?= 4
 
 BUILD_TARGETS += c-build
 TEST_TARGETS += c-header-check test-c
+SOAK_TARGETS += soak-c
+BENCH_TARGETS += bench-c
 
 .PHONY: bench-c-http test-c-http-server test-c-runner c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
 	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
