@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
 import os
+import selectors
 import signal
 import socket
 import stat
 import sys
 import time
 from email.utils import formatdate
+from typing import Literal
 from urllib.parse import unquote
 
 import zcopy
@@ -155,7 +158,7 @@ def parse_head(head: bytes) -> Parsed:
     return 0, method == "HEAD", path, keep, http10, rng, length
 
 
-def parse_range(value: str, size: int) -> tuple[int, int] | None | bool:
+def parse_range(value: str, size: int) -> tuple[int, int] | None | Literal[False]:
     """`(first, last)` for a satisfiable single range, False for an unsatisfiable one, None for a
     value to ignore (not bytes=, several ranges, or not a range at all)."""
     if value[:6].lower() != "bytes=" or "," in value:
@@ -194,7 +197,7 @@ class File:
 
     __slots__ = ("fileobj", "fd", "size", "key", "date", "h_keep", "h_close", "h_keep10")
 
-    def __init__(self, fileobj, st: os.stat_result) -> None:
+    def __init__(self, fileobj: io.FileIO, st: os.stat_result) -> None:
         self.fileobj = fileobj  # keeps the descriptor open while a response sends from it
         self.fd = fileobj.fileno()
         self.size = st.st_size
@@ -215,7 +218,7 @@ class Conn:
     def __init__(self, sock: socket.socket, now: float) -> None:
         self.sock = sock
         self.recv = sock.recv
-        self.key = None
+        self.key: selectors.SelectorKey | None = None
         self.buf = b""  # request bytes received and not yet taken (pipelined requests queue here)
         self.readable = False  # an edge said so, and no short read has drained the socket since
         self.writable = True
@@ -404,6 +407,7 @@ class Worker:
             if zcopy.last_transfer().would_block:  # the socket is full
                 c.writable = False
                 return False
+        assert f is not None
         while c.pos < c.end:
             n = zcopy.transfer_to(f.fd, c.pos, c.end - c.pos, c.sock)
             c.pos += n
