@@ -18,3 +18,27 @@ test-http: http-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) $(
 
 bench-http: bench-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	cd tests/http && $(VPY) bench_http.py $(BENCH_HTTP_ARGS)
+
+# Cross-language tests: the C tool is built against libzcopy; xfsprogs gives the reflink test
+# its file system (skipped, with the reason, where apt-get or loop devices are not available).
+.PHONY: test-cross xfs-deps showcase
+CROSS_OUT := $(ROOT)/target/cross
+
+xfs-deps:
+	@command -v mkfs.xfs >/dev/null || { apt-get update -q && $(APT_INSTALL) xfsprogs; } \
+	  || echo "xfsprogs could not be installed: the reflink parts will be skipped"
+
+$(CROSS_OUT)/map_tool: tests/cross/map_tool.c c-api/include/zcopy.h | c-build
+	mkdir -p $(CROSS_OUT)
+	cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -Ic-api/include $< -L$(ROOT)/target/c-api/lib -lzcopy \
+	  -Wl,-rpath,$(ROOT)/target/c-api/lib -o $@
+
+TEST_TARGETS += test-cross
+test-cross: xfs-deps http-deps $(CROSS_OUT)/map_tool $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
+	cd tests/cross && $(VPY) -m pytest -q -p no:cacheprovider -rs test_cross.py
+
+# The showcase (issue 7): `make demo` runs it after building everything.
+DEMO_TARGETS += showcase
+showcase: xfs-deps $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
+	JAVA=$(JAVA17_HOME)/bin/java JAVA_NEW=$(JAVA_NEW_HOME)/bin/java SIZE=$(SIZE) \
+	  $(VPY) tests/showcase/demo.py $(DEMO_ARGS)
