@@ -46,7 +46,7 @@ soak-java: java-build
 
 bench-java: java-build
 	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests install
-	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml package
+	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml clean package
 	@echo "== JMH on Java 17"
 	$(JAVA_BIN) --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -e ArenaMapClose -rf json -rff $(JAVA_DIR)/bench/target/jmh-17.json
 	@if [ -x "$(JAVA_NEW_HOME)/bin/java" ]; then \

@@ -20,7 +20,7 @@
 //! close can never make us write into a file that reused the number. Cost: two extra system
 //! calls per channel per call, measured in the README.
 
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -168,6 +168,13 @@ impl<'a, 'l> Channel<'a, 'l> {
     ///
     /// `Closed` (→ `ClosedChannelException`) when the channel is or becomes closed.
     pub(crate) fn guarded(&self, env: &mut Env<'_>, op: &'static str) -> Result<GuardedFd> {
+        self.guarded_above(env, op, 0)
+    }
+
+    /// Like [`Channel::guarded`], with the duplicate's number at least `min` (the second
+    /// descriptor of a transfer asks for the number after the first, so that [`release_pair`]
+    /// can close both with one system call).
+    pub(crate) fn guarded_above(&self, env: &mut Env<'_>, op: &'static str, min: RawFd) -> Result<GuardedFd> {
         let closed = || {
             Failure::Core(zcopy::Error::Closed {
                 op,
@@ -182,7 +189,7 @@ impl<'a, 'l> Channel<'a, 'l> {
             return Ok(GuardedFd::Borrowed(raw));
         }
         // SAFETY: F_DUPFD_CLOEXEC takes an integer argument; a stale number fails with EBADF.
-        let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 0) };
+        let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, min.max(0)) };
         if dup < 0 {
             return Err(closed());
         }
@@ -218,12 +225,41 @@ impl GuardedFd {
         }
     }
 
+    /// The number the operation uses (the duplicate's; the channel's own when unguarded).
+    pub(crate) fn used(&self) -> RawFd {
+        match self {
+            GuardedFd::Dup(owned, _) => std::os::fd::AsRawFd::as_raw_fd(owned),
+            GuardedFd::Borrowed(raw) => *raw,
+        }
+    }
+
     /// The channel's own descriptor number.
     pub(crate) fn number(&self) -> RawFd {
         match self {
             GuardedFd::Dup(_, raw) | GuardedFd::Borrowed(raw) => *raw,
         }
     }
+}
+
+/// Releases the two guarded descriptors of a transfer: one `close_range(2)` when the duplicates
+/// are adjacent numbers (the usual case, as they are made one after the other), which saves a
+/// system call per transfer; two `close`s otherwise.
+pub(crate) fn release_pair(a: GuardedFd, b: GuardedFd) {
+    let (GuardedFd::Dup(x, _), GuardedFd::Dup(y, _)) = (a, b) else {
+        return; // anything owned was dropped (closed) with the pattern's temporaries
+    };
+    let (x, y) = (x.into_raw_fd(), y.into_raw_fd());
+    let (lo, hi) = (x.min(y), x.max(y));
+    if hi == lo + 1 {
+        // SAFETY: `lo` and `hi` are our own duplicates, just taken out of their OwnedFds, and they
+        // are adjacent, so the range holds no other descriptor.
+        if unsafe { libc::close_range(lo as libc::c_uint, hi as libc::c_uint, 0) } == 0 {
+            return;
+        }
+    }
+    // SAFETY: as above: both numbers are ours alone and still open (close_range failed before
+    // closing anything, or was not tried); the OwnedFds close them on drop.
+    drop(unsafe { (OwnedFd::from_raw_fd(x), OwnedFd::from_raw_fd(y)) });
 }
 
 /// `F_GETFL` access bits of a guarded descriptor: 1 readable, 2 writable, 4 append.

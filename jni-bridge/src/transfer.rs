@@ -21,7 +21,7 @@ use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
 use zcopy::{Transfer, TransferMethod};
 
-use crate::channels::{Channel, GuardedFd};
+use crate::channels::{release_pair, Channel, GuardedFd};
 use crate::errors::{native, Failure, Result};
 
 const METHOD_SHIFT: u32 = 58;
@@ -153,7 +153,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
         let src_ch = Channel::require(e, &src, "the source")?;
         let dst_ch = Channel::require(e, &target, "the target")?;
         let s = src_ch.guarded(e, "transfer_to")?;
-        let t = dst_ch.guarded(e, "transfer_to")?;
+        let t = dst_ch.guarded_above(e, "transfer_to", s.used() + 1)?;
         let (position, count) = zcopy::check_transfer_to_args(s.fd(), position, count, t.fd())?;
         let side = Side {
             file: &src_ch,
@@ -161,14 +161,16 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
             other: &dst_ch,
             other_fd: &t,
         };
-        run_loop(e, side, count, blocking, libc::POLLOUT, zcopy::MAX_DIRECT_TRANSFER, |done| {
+        let result = run_loop(e, side, count, blocking, libc::POLLOUT, zcopy::MAX_DIRECT_TRANSFER, |done| {
             let pos = position.saturating_add(done);
             let left = count - done;
             match forced {
                 None => zcopy::transfer_to(s.fd(), pos, left, t.fd()),
                 Some(m) => zcopy::transfer_to_using(m, s.fd(), pos, left, t.fd()),
             }
-        })
+        });
+        release_pair(s, t);
+        result
     })
 }
 
@@ -190,7 +192,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
         let dst_ch = Channel::require(e, &target, "the target")?;
         let src_ch = Channel::require(e, &src, "the source")?;
         let t = dst_ch.guarded(e, "transfer_from")?;
-        let s = src_ch.guarded(e, "transfer_from")?;
+        let s = src_ch.guarded_above(e, "transfer_from", t.used() + 1)?;
         let (position, count) = zcopy::check_transfer_from_args(t.fd(), s.fd(), position, count)?;
         let side = Side {
             file: &dst_ch,
@@ -198,14 +200,16 @@ pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
             other: &src_ch,
             other_fd: &s,
         };
-        run_loop(e, side, count, blocking, libc::POLLIN, u64::MAX, |done| {
+        let result = run_loop(e, side, count, blocking, libc::POLLIN, u64::MAX, |done| {
             let pos = position.saturating_add(done);
             let left = count - done;
             match forced {
                 None => zcopy::transfer_from(t.fd(), s.fd(), pos, left),
                 Some(m) => zcopy::transfer_from_using(m, t.fd(), s.fd(), pos, left),
             }
-        })
+        });
+        release_pair(t, s);
+        result
     })
 }
 
