@@ -296,8 +296,51 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             }
         }
     }
+    // A foreign SIGBUS. Chain it, unless chaining already failed to resolve it: a handler that
+    // restores its own previous handler (the guard) and re-raises, as Python's faulthandler does,
+    // would otherwise bounce the signal between the two for ever. So: a raised SIGBUS that comes
+    // back while we are still inside the chained handler (or right after chaining one), or a
+    // real fault at the same address as the one just chained, gets the default action.
+    let looping = if code > 0 {
+        LAST_FOREIGN_FAULT.swap(addr, Ordering::AcqRel) == addr
+    } else {
+        CHAIN_DEPTH.load(Ordering::Acquire) > 0 || RAISED_CHAINED.swap(true, Ordering::AcqRel)
+    };
+    if looping {
+        // SAFETY: ending the process the way the default action would.
+        unsafe { die(sig) };
+        return;
+    }
+    CHAIN_DEPTH.fetch_add(1, Ordering::AcqRel);
     // SAFETY: forwarding the kernel's own arguments to the previous disposition.
     unsafe { chain(sig, info, ctx) };
+    CHAIN_DEPTH.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Foreign `SIGBUS` bookkeeping for the loop check in the handler.
+static CHAIN_DEPTH: AtomicUsize = AtomicUsize::new(0);
+static LAST_FOREIGN_FAULT: AtomicUsize = AtomicUsize::new(0);
+static RAISED_CHAINED: AtomicBool = AtomicBool::new(false);
+
+/// Restores the default action and re-raises: the process ends as it would have without zcopy.
+///
+/// # Safety
+///
+/// - Called only from the `SIGBUS` handler.
+unsafe fn die(sig: libc::c_int) {
+    // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask.
+    let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    dfl.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: sigaction, sigprocmask and raise are async-signal-safe; unblocking SIGBUS lets the
+    // re-raised signal through even inside a handler that did not set SA_NODEFER.
+    unsafe {
+        libc::sigaction(sig, &dfl, ptr::null_mut());
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
+        libc::raise(sig);
+    }
 }
 
 /// Hands a signal that is not ours to the disposition found at install time.
@@ -324,16 +367,9 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_
         }
         return;
     }
-    // Default action (and SIG_IGN, which cannot stop a real fault from repeating): restore the
-    // default and re-raise, so the process ends exactly as it would have without zcopy.
-    // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask.
-    let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
-    dfl.sa_sigaction = libc::SIG_DFL;
-    // SAFETY: sigaction and raise are async-signal-safe.
-    unsafe {
-        libc::sigaction(sig, &dfl, ptr::null_mut());
-        libc::raise(sig);
-    }
+    // Default action (and SIG_IGN, which cannot stop a real fault from repeating).
+    // SAFETY: we are in the SIGBUS handler.
+    unsafe { die(sig) };
 }
 
 #[cfg(test)]

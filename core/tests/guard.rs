@@ -185,3 +185,63 @@ fn ensure_installed_puts_the_guard_back_and_chains_to_the_newcomer() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+static mut SAVED: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::uninit();
+
+/// Behaves like Python's faulthandler: on a fatal signal, puts the handler it replaced back and
+/// re-raises (with SA_NODEFER, so the re-raise runs at once).
+extern "C" fn restore_and_reraise(sig: libc::c_int) {
+    // SAFETY: SAVED was written before this handler was installed; sigaction/raise are
+    // async-signal-safe.
+    unsafe {
+        libc::sigaction(sig, std::ptr::addr_of!(SAVED).cast(), std::ptr::null_mut());
+        libc::raise(sig);
+    }
+}
+
+/// The guard chained to a faulthandler-like handler that restores the guard and re-raises: the
+/// process must die of SIGBUS, not bounce the signal between the two for ever.
+#[test]
+fn a_foreign_fault_cannot_loop_between_the_guard_and_a_reraising_handler() {
+    if std::env::var_os("ZCOPY_LOOP_CHILD").is_some() {
+        zcopy::guard::install().unwrap();
+        // SAFETY: saving the guard's disposition and installing the faulthandler-like one.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = restore_and_reraise as *const () as libc::sighandler_t;
+            sa.sa_flags = libc::SA_NODEFER;
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::addr_of_mut!(SAVED).cast());
+        }
+        assert!(zcopy::guard::ensure_installed().unwrap());
+        let (_tmp, f) = file_with(&pattern(2 * 4096));
+        // SAFETY: deliberately touching a page past the end of a foreign mapping.
+        let other = unsafe { memmap_outside_zcopy(&f) };
+        f.set_len(0).unwrap();
+        // SAFETY: as above.
+        let _ = unsafe { other.add(4096).read_volatile() };
+        std::process::exit(0);
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_foreign_fault_cannot_loop_between_the_guard_and_a_reraising_handler",
+        ])
+        .env("ZCOPY_LOOP_CHILD", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the child looped instead of dying");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGBUS), "{status:?}");
+}
