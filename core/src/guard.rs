@@ -298,13 +298,17 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     }
     // A foreign SIGBUS. Chain it, unless chaining already failed to resolve it: a handler that
     // restores its own previous handler (the guard) and re-raises, as Python's faulthandler does,
-    // would otherwise bounce the signal between the two for ever. So: a raised SIGBUS that comes
-    // back while we are still inside the chained handler (or right after chaining one), or a
-    // real fault at the same address as the one just chained, gets the default action.
+    // would otherwise bounce the signal between the two for ever. So: a raised SIGBUS (kill,
+    // raise) after we chained any foreign SIGBUS, or a real fault at the same address as the one
+    // just chained, gets the default action. Real faults at new addresses are always chained (the
+    // previous handler may resolve them, as a JVM or another mapping library does).
     let looping = if code > 0 {
-        LAST_FOREIGN_FAULT.swap(addr, Ordering::AcqRel) == addr
+        let repeated = LAST_FOREIGN_FAULT.swap(addr, Ordering::AcqRel) == addr;
+        CHAINED.store(true, Ordering::Release);
+        repeated
     } else {
-        CHAIN_DEPTH.load(Ordering::Acquire) > 0 || RAISED_CHAINED.swap(true, Ordering::AcqRel)
+        // A raise() after we chained anything is the chained handler handing the signal back.
+        CHAIN_DEPTH.load(Ordering::Acquire) > 0 || CHAINED.swap(true, Ordering::AcqRel)
     };
     if looping {
         // SAFETY: ending the process the way the default action would.
@@ -320,7 +324,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
 /// Foreign `SIGBUS` bookkeeping for the loop check in the handler.
 static CHAIN_DEPTH: AtomicUsize = AtomicUsize::new(0);
 static LAST_FOREIGN_FAULT: AtomicUsize = AtomicUsize::new(0);
-static RAISED_CHAINED: AtomicBool = AtomicBool::new(false);
+static CHAINED: AtomicBool = AtomicBool::new(false);
 
 /// Restores the default action and re-raises: the process ends as it would have without zcopy.
 ///
