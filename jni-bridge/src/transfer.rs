@@ -161,14 +161,22 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
             other: &dst_ch,
             other_fd: &t,
         };
-        let result = run_loop(e, side, count, blocking, libc::POLLOUT, zcopy::MAX_DIRECT_TRANSFER, |done| {
-            let pos = position.saturating_add(done);
-            let left = count - done;
-            match forced {
-                None => zcopy::transfer_to(s.fd(), pos, left, t.fd()),
-                Some(m) => zcopy::transfer_to_using(m, s.fd(), pos, left, t.fd()),
-            }
-        });
+        let result = run_loop(
+            e,
+            side,
+            count,
+            blocking,
+            libc::POLLOUT,
+            zcopy::MAX_DIRECT_TRANSFER,
+            |done| {
+                let pos = position.saturating_add(done);
+                let left = count - done;
+                match forced {
+                    None => zcopy::transfer_to(s.fd(), pos, left, t.fd()),
+                    Some(m) => zcopy::transfer_to_using(m, s.fd(), pos, left, t.fd()),
+                }
+            },
+        );
         release_pair(s, t);
         result
     })

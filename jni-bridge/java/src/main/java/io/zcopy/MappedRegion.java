@@ -65,9 +65,10 @@ public final class MappedRegion implements AutoCloseable {
     /** Plain on purpose: memory safety does not depend on it (stale buffers read zeros). */
     private boolean closed;
     /**
-     * The one chunk of a region of at most 1 GiB, once made: the accessors' fast path. Plain:
-     * a racing reader that sees null takes the slow path, which reads the safely published
-     * {@link Chunk}; the buffer's own constructor ends with the JVM's final-field barrier.
+     * The one chunk of a region of at most 1 GiB, once made (null again after close): the
+     * accessors' fast path. Plain: a racing reader that sees null takes the slow path, which
+     * reads the safely published {@link Chunk}; one that still sees the buffer after a close on
+     * another thread reads zeros, which is memory-safe.
      */
     private ByteBuffer single;
 
@@ -197,7 +198,7 @@ public final class MappedRegion implements AutoCloseable {
             int len = (int) Math.min(size - start, CHUNK + OVERLAP);
             c = new Chunk(root(start, len));
             chunks[index] = c;
-            if (chunks.length == 1) {
+            if (chunks.length == 1 && !closed) {
                 single = c.buf;
             }
         }
@@ -229,39 +230,29 @@ public final class MappedRegion implements AutoCloseable {
 
     // ------------------------------------------------------------------ accessors
 
-    /**
-     * The chunk buffer holding {@code [index, index + width)} when it is already made and the
-     * range is valid; null otherwise (then {@link #slowBuffer} checks and makes it). Kept tiny
-     * so the JIT inlines it into the accessors' loops.
-     */
-    private ByteBuffer fastBuffer(long index, int width) {
-        if (closed || index < 0 || index > size - width) {
-            return null;
-        }
-        ByteBuffer b = single;
-        if (b != null) {
-            return b;
-        }
-        Chunk c = chunks[(int) (index >>> CHUNK_SHIFT)];
-        return c == null ? null : c.buf;
-    }
-
+    /** The chunk buffer holding {@code [index, index + width)}, after the checks. */
     private ByteBuffer slowBuffer(long index, int width) {
         checkOpen();
         Objects.checkFromIndexSize(index, width, size);
         return chunk((int) (index >>> CHUNK_SHIFT));
     }
 
+    // The accessors' fast path, for regions of at most 1 GiB once their buffer exists: `single`
+    // spans exactly the region, so the buffer's own bounds check is the region's (it throws
+    // IndexOutOfBoundsException); only an index that does not fit an int must be caught first.
+    // close() clears `single`, so a closed region takes the slow path and its
+    // IllegalStateException. Kept this small so the JIT compiles it like a MappedByteBuffer access.
+
     /**
      * @param index the byte's offset in the region
      * @return the byte
      */
     public byte get(long index) {
-        ByteBuffer b = fastBuffer(index, 1);
-        if (b == null) {
-            b = slowBuffer(index, 1);
+        ByteBuffer b = single;
+        if (b != null && (index >>> 31) == 0) {
+            return b.get((int) index);
         }
-        return b.get((int) (index & CHUNK_MASK));
+        return slowBuffer(index, 1).get((int) (index & CHUNK_MASK));
     }
 
     /**
@@ -269,11 +260,11 @@ public final class MappedRegion implements AutoCloseable {
      * @return the big-endian long at {@code index}
      */
     public long getLong(long index) {
-        ByteBuffer b = fastBuffer(index, 8);
-        if (b == null) {
-            b = slowBuffer(index, 8);
+        ByteBuffer b = single;
+        if (b != null && (index >>> 31) == 0) {
+            return b.getLong((int) index);
         }
-        return b.getLong((int) (index & CHUNK_MASK));
+        return slowBuffer(index, 8).getLong((int) (index & CHUNK_MASK));
     }
 
     /**
@@ -282,11 +273,12 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion put(long index, byte value) {
-        ByteBuffer b = fastBuffer(index, 1);
-        if (b == null) {
-            b = slowBuffer(index, 1);
+        ByteBuffer b = single;
+        if (b != null && (index >>> 31) == 0) {
+            b.put((int) index, value);
+        } else {
+            slowBuffer(index, 1).put((int) (index & CHUNK_MASK), value);
         }
-        b.put((int) (index & CHUNK_MASK), value);
         return this;
     }
 
@@ -296,11 +288,12 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion putLong(long index, long value) {
-        ByteBuffer b = fastBuffer(index, 8);
-        if (b == null) {
-            b = slowBuffer(index, 8);
+        ByteBuffer b = single;
+        if (b != null && (index >>> 31) == 0) {
+            b.putLong((int) index, value);
+        } else {
+            slowBuffer(index, 8).putLong((int) (index & CHUNK_MASK), value);
         }
-        b.putLong((int) (index & CHUNK_MASK), value);
         return this;
     }
 
@@ -475,6 +468,7 @@ public final class MappedRegion implements AutoCloseable {
      */
     @Override
     public void close() {
+        single = null;
         closed = true;
         cleanable.clean();
     }
