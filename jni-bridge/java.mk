@@ -1,6 +1,6 @@
 # Java binding (io.zcopy): -include'd by the top-level Makefile.
 #
-#   make java-build      cargo build of libzcopy_jni.so, then the jar (jni-bridge/target/zcopy-0.1.0.jar)
+#   make java-build      cargo build of libzcopy_jni.so, then the jar (jni-bridge/target/zcopy.jar)
 #   make test-java       JUnit suite on Java 17 and on the newest JDK ($(JAVA_NEW_HOME)), examples smoke run
 #   make soak-java       the long soak (1,000,000 map/close, 100,000 transfers)
 #   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change;
@@ -9,7 +9,7 @@
 
 MVN ?= mvn
 JAVA_DIR := $(ROOT)/jni-bridge
-ZCOPY_JAR := $(JAVA_DIR)/target/zcopy-0.1.0.jar
+ZCOPY_JAR := $(JAVA_DIR)/target/zcopy.jar
 JAVA_BIN := $(JAVA17_HOME)/bin/java
 MVN_FLAGS := -B --no-transfer-progress -f $(JAVA_DIR)/pom.xml
 # Maven itself runs on Java 17; the test JVM is chosen per run.
@@ -19,6 +19,8 @@ BENCH_JAR := $(JAVA_DIR)/bench/target/zcopy-bench.jar
 
 BUILD_TARGETS += java-build
 TEST_TARGETS += test-java
+SOAK_TARGETS += soak-java
+BENCH_TARGETS += bench-java
 
 .PHONY: java-build java-tools test-java soak-java bench-java java-examples
 

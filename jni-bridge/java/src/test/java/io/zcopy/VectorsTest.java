@@ -63,13 +63,6 @@ class VectorsTest {
             "past_end_of_file", IOException.class,
             "unsupported", UnsupportedOperationException.class);
 
-    /**
-     * Cases where the Java binding follows FileChannel.map and the vector file has no
-     * {@code java_expect} yet (requested in jni-bridge/CORE-REQUESTS.md): the JDK refuses a
-     * PRIVATE mapping of a channel not open for writing.
-     */
-    private static final Map<String, String> JDK_RULES = Map.of("private on a read-only descriptor", "not_writable");
-
     private static final Map<String, Integer> ERRNO = Map.of("ENODEV", 19, "ESPIPE", 29, "EISDIR", 21, "EINVAL", 22);
 
     private static JsonNode load(String name) throws IOException {
@@ -190,9 +183,6 @@ class VectorsTest {
                 continue;
             }
             JsonNode expect = c.has("java_expect") ? c.get("java_expect") : c.get("expect");
-            if (!c.has("java_expect") && JDK_RULES.containsKey(name)) {
-                expect = new ObjectMapper().createObjectNode().put("error", JDK_RULES.get(name));
-            }
             Made m = make(c.get("fd"), "m" + ran);
             FileChannel ch = (FileChannel) m.channel;
             long position = c.get("position").asLong();

@@ -1,4 +1,4 @@
-package examples;
+package io.zcopy.examples;
 
 import io.zcopy.MappedRegion;
 import io.zcopy.ZeroCopy;
@@ -22,7 +22,7 @@ import java.util.Arrays;
  * and prints the times.
  *
  * <pre>
- * java -cp zcopy.jar:build/classes examples.MappedWriteVsStream [DIR] [LINES]
+ * java -cp zcopy.jar:target/classes io.zcopy.examples.MappedWriteVsStream [DIR] [LINES]
  * </pre>
  */
 public final class MappedWriteVsStream {

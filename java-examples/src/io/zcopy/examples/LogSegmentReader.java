@@ -1,4 +1,4 @@
-package examples;
+package io.zcopy.examples;
 
 import io.zcopy.MappedRegion;
 import io.zcopy.ZeroCopy;
@@ -28,7 +28,7 @@ import java.util.concurrent.Future;
  * {@code [offset - baseOffset:4][position:4]}, big-endian.
  *
  * <pre>
- * java -cp zcopy.jar:build/classes examples.LogSegmentReader DIR [RECORDS] [FETCHES]
+ * java -cp zcopy.jar:target/classes io.zcopy.examples.LogSegmentReader DIR [RECORDS] [FETCHES]
  * </pre>
  */
 public final class LogSegmentReader {

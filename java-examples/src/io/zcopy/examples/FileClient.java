@@ -1,4 +1,4 @@
-package examples;
+package io.zcopy.examples;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -16,7 +16,7 @@ import java.util.concurrent.Future;
  * {@code NAME} and check the length the server announced; prints the throughput.
  *
  * <pre>
- * java -cp build/classes examples.FileClient PORT NAME [CLIENTS] [ROUNDS]
+ * java -cp target/classes io.zcopy.examples.FileClient PORT NAME [CLIENTS] [ROUNDS]
  * </pre>
  */
 public final class FileClient {

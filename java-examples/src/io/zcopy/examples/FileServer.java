@@ -1,4 +1,4 @@
-package examples;
+package io.zcopy.examples;
 
 import io.zcopy.EpollSelector;
 import io.zcopy.ZeroCopy;
@@ -24,7 +24,7 @@ import java.util.Iterator;
  * body), so it grows into HTTP/1.1 by changing how a request is parsed and a header written.
  *
  * <pre>
- * java -cp zcopy.jar:build/classes examples.FileServer ROOT [PORT] [--port-file F] [--max-connections N]
+ * java -cp zcopy.jar:target/classes io.zcopy.examples.FileServer ROOT [PORT] [--port-file F] [--max-connections N]
  * </pre>
  */
 public final class FileServer {
