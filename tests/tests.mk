@@ -42,3 +42,9 @@ DEMO_TARGETS += showcase
 showcase: xfs-deps $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	JAVA=$(JAVA17_HOME)/bin/java JAVA_NEW=$(JAVA_NEW_HOME)/bin/java SIZE=$(SIZE) \
 	  $(VPY) tests/showcase/demo.py $(DEMO_ARGS)
+
+# The top-level README's examples, run as written.
+.PHONY: test-readme
+TEST_TARGETS += test-readme
+test-readme: $(filter c-build py-build java-build,$(BUILD_TARGETS))
+	cd tests/readme && $(VPY) -m pytest -q -p no:cacheprovider test_readme.py
