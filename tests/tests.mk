@@ -21,7 +21,7 @@ bench-http: bench-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) 
 
 # Cross-language tests: the C tool is built against libzcopy; xfsprogs gives the reflink test
 # its file system (skipped, with the reason, where apt-get or loop devices are not available).
-.PHONY: test-cross xfs-deps showcase
+.PHONY: test-cross xfs-deps showcase demo-deps
 CROSS_OUT := $(ROOT)/target/cross
 
 xfs-deps:
@@ -39,7 +39,11 @@ test-cross: xfs-deps http-deps $(CROSS_OUT)/map_tool $(filter c-build py-build j
 
 # The showcase (issue 7): `make demo` runs it after building everything.
 DEMO_TARGETS += showcase
-showcase: xfs-deps $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
+# matplotlib draws the showcase's chart (PNG) for README.
+demo-deps: py-build
+	@$(VPY) -c "import matplotlib" 2>/dev/null || $(VPY) -m pip install --quiet --disable-pip-version-check matplotlib
+
+showcase: xfs-deps demo-deps $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	JAVA=$(JAVA17_HOME)/bin/java JAVA_NEW=$(JAVA_NEW_HOME)/bin/java SIZE=$(SIZE) \
 	  $(VPY) tests/showcase/demo.py $(DEMO_ARGS)
 
