@@ -380,10 +380,13 @@ fn bad_descriptors_are_classified_in_jdk_order() {
             .raw_os_error(),
         Some(libc::ESPIPE)
     );
-    // /dev/zero is a file of endless zeros, as a FileChannel on it would be.
+    // /dev/zero is a file of endless zeros, as a FileChannel on it would be. (Its size is 0, so
+    // a fresh target gets a read/write loop; a target number with a sendfile hint from another
+    // test may take sendfile for so small a count: the bytes are the same either way.)
     let zero = File::open("/dev/zero").unwrap();
     let t = transfer_to(zero.as_fd(), 0, 10, dst.as_fd()).unwrap();
-    assert_eq!((t.bytes, t.method), (10, TransferMethod::ReadWrite));
+    assert_eq!(t.bytes, 10);
+    assert!(std::fs::read(d.path()).unwrap()[..10].iter().all(|&b| b == 0));
     // transfer_from: target closed, source closed, source not readable, target not writable.
     assert_eq!(
         kind(transfer_from(closed_fd(), src.as_fd(), 0, 10)),
