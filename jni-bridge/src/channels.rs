@@ -1,5 +1,5 @@
-//! Descriptors of Java channels, read in native code, and the guard that keeps a transfer from
-//! ever touching a descriptor number that another thread closed and the kernel reused.
+//! Descriptors of Java channels, read in native code, and the two guards that keep a native call
+//! from ever touching a descriptor number that another thread closed and the kernel reused.
 //!
 //! The JDK's channel classes (`sun.nio.ch.FileChannelImpl`, `SocketChannelImpl`,
 //! `SinkChannelImpl`, `SourceChannelImpl`, `ServerSocketChannelImpl`, `DatagramChannelImpl`)
@@ -8,17 +8,45 @@
 //! `--add-opens` is needed. Class references and field IDs are looked up once, in
 //! [`init`], so a JDK with another layout fails at load time with one clear message.
 //!
-//! # The descriptor guard (DESIGN-NOTES §7)
+//! # The close-lock guard (DESIGN-NOTES §7): no system call at all
 //!
-//! A binding cannot join the JDK's own close protocol (its thread sets and close locks are
-//! private). So every native operation works on a *duplicate* of the channel's descriptor,
-//! obtained like this: read the number, `fcntl(F_DUPFD_CLOEXEC)`, read the number again. If
-//! the field still holds the same number, the duplicate refers to the channel's own open file
-//! (a close sets the field to -1 before releasing the number, and both `close` and `dup` take
-//! the kernel's file-table lock, so a close that happened before our `dup` is visible to the
-//! second read). The duplicate then keeps the file alive for the whole call: a concurrent
-//! close can never make us write into a file that reused the number. Cost: two extra system
-//! calls per channel per call, measured in the README.
+//! `AbstractInterruptibleChannel.close()` (JDK 8 to 25) runs `implCloseChannel`, which releases
+//! the descriptor, inside `synchronized (closeLock)` after setting `closed`. Native code holding
+//! that private monitor (JNI `MonitorEnter`, which ignores access control as field reads do)
+//! and finding `closed == false` therefore owns a number that no `close()` can release until it
+//! exits the monitor: a concurrent close waits for the system call, as the JDK's own close waits
+//! for its threads in `NativeThreadSet.signalAndWait`. [`with_locked`] does this for one channel
+//! and [`LockPair`] for two, with these rules:
+//!
+//! - only around system calls that cannot block indefinitely: the caller (the Java side) picks
+//!   this guard only for regular files and for channels in non-blocking mode (and holds the
+//!   selectable channel's `blockingLock()` meanwhile, so the mode cannot change under it);
+//!   `epoll_ctl`, `fcntl`, `fstat` and `mmap` qualify on any descriptor;
+//! - two channels are locked in the order of their descriptor numbers, and not at all when the
+//!   numbers are equal. JDK close paths take a second channel's close lock only through
+//!   `FileDescriptor.closeAll` (streams sharing one `FileDescriptor`, whose channels all hold one
+//!   number), so every thread that holds one close lock and waits for another either stays on
+//!   one number (a JDK close) or climbs strictly up (us): no cycle, no deadlock;
+//! - no Java code runs and no other monitor is taken while the locks are held.
+//!
+//! The one close the lock cannot see is `FileInputStream.close()` racing the stream's first
+//! `getChannel()` (the stream releases the number outside the channel's lock); the JDK's own
+//! channel has the same window there.
+//!
+//! # The duplicate guard: blocking channels
+//!
+//! A system call that may block indefinitely (a blocking socket or pipe whose peer stopped
+//! reading) must not hold the close lock: `close()` would hang with it. Those calls work on a
+//! *duplicate* of the channel's descriptor, obtained like this: read the number,
+//! `fcntl(F_DUPFD_CLOEXEC)`, then check that the channel is not closed and still holds that
+//! number. If so, the duplicate refers to the channel's own open file: every close sets
+//! `closed` before the number is released (files also set the descriptor field to -1 first;
+//! sockets and pipes never reset it, so the field alone proves nothing for them), and both
+//! `close` and `dup` take the kernel's file-table lock, so a close that released the number
+//! before our `dup` is visible to the checks after it. The duplicate then
+//! keeps the file alive for the whole call: a concurrent close can never make us write into a
+//! file that reused the number. Cost: two extra system calls per channel per call (three for
+//! a pair, see [`release_pair`]), measured in the README.
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +80,9 @@ struct Ids {
     classes: Vec<ChannelClass>,
     /// `java.io.FileDescriptor.fd`
     fd_int: JFieldID,
+    /// `AbstractInterruptibleChannel.closeLock` and `.closed`: `None` on a JDK without them
+    /// (then every operation takes the duplicate guard).
+    close_lock: Option<(JFieldID, JFieldID)>,
 }
 
 static IDS: OnceLock<Ids> = OnceLock::new();
@@ -62,6 +93,11 @@ static DUP_GUARD: AtomicBool = AtomicBool::new(true);
 
 pub(crate) fn set_dup_guard(on: bool) {
     DUP_GUARD.store(on, Ordering::Relaxed);
+}
+
+/// Whether operations are guarded at all (false only in the guard-cost benchmark).
+pub(crate) fn guards_on() -> bool {
+    DUP_GUARD.load(Ordering::Relaxed)
 }
 
 /// Looks up the JDK classes and field IDs the bridge needs. Idempotent.
@@ -91,9 +127,39 @@ pub(crate) fn init(env: &mut Env<'_>) -> Result<()> {
             jni::jni_sig!("I"),
         )
         .map_err(|e| missing("java.io.FileDescriptor.fd", e))?;
+    let close_lock = close_lock_fields(env);
     // A concurrent init may have won the race; its IDs are the same.
-    let _ = IDS.set(Ids { classes, fd_int });
+    let _ = IDS.set(Ids {
+        classes,
+        fd_int,
+        close_lock,
+    });
     Ok(())
+}
+
+/// `AbstractInterruptibleChannel`'s `closeLock` and `closed`, if this JDK has them (8 to 25 do).
+fn close_lock_fields(env: &mut Env<'_>) -> Option<(JFieldID, JFieldID)> {
+    let class = JNIString::new("java/nio/channels/spi/AbstractInterruptibleChannel");
+    let lock = env
+        .get_field_id(
+            &class,
+            JNIString::new("closeLock"),
+            jni::jni_sig!("Ljava/lang/Object;"),
+        )
+        .ok();
+    let closed = env
+        .get_field_id(&class, JNIString::new("closed"), jni::jni_sig!("Z"))
+        .ok();
+    if env.exception_check() {
+        // A lookup failure left an error pending: the duplicate guard will do.
+        env.exception_clear();
+    }
+    lock.zip(closed)
+}
+
+/// Whether this JDK's channels have the close lock the lock guard needs.
+pub(crate) fn close_locks_available() -> bool {
+    IDS.get().is_some_and(|ids| ids.close_lock.is_some())
 }
 
 fn missing(what: &str, e: jni::errors::Error) -> Failure {
@@ -195,15 +261,186 @@ impl<'a, 'l> Channel<'a, 'l> {
         }
         // SAFETY: fcntl returned a new descriptor that nothing else owns.
         let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-        if self.raw_fd(env)? != raw {
+        if self.is_closed(env)? || self.raw_fd(env)? != raw {
             return Err(closed());
         }
         Ok(GuardedFd::Dup(owned, raw))
     }
 
-    /// Whether the channel still holds the number it held when `fd` was guarded.
+    /// Whether the channel is still open on the number it held when `fd` was guarded.
+    ///
+    /// Both are needed: files set the descriptor field to -1 before releasing the number, but
+    /// sockets, pipes and datagram channels never do (`UnixDispatcher.close0`, JDK 17's
+    /// `FileDispatcherImpl.close0`); every channel sets `closed` before it releases anything.
     pub(crate) fn still_holds(&self, env: &mut Env<'_>, fd: &GuardedFd) -> Result<bool> {
-        Ok(self.raw_fd(env)? == fd.number())
+        Ok(!self.is_closed(env)? && self.raw_fd(env)? == fd.number())
+    }
+
+    /// The channel's `closeLock` object, or `None` when this JDK has none.
+    fn close_lock<'o>(&self, env: &mut Env<'o>) -> Result<Option<JObject<'o>>> {
+        let Some((lock, _)) = ids()?.close_lock else {
+            return Ok(None);
+        };
+        // SAFETY: `obj` is a non-null instance of one of the JDK's channel classes, all of which
+        // extend AbstractInterruptibleChannel, where `lock` (type Object) was looked up.
+        let obj = unsafe { env.get_field_unchecked(self.obj, lock, JavaType::Object) }?.l()?;
+        Ok((!obj.is_null()).then_some(obj))
+    }
+
+    /// Whether `close()` has begun (read while holding the close lock, so it is exact).
+    fn is_closed(&self, env: &mut Env<'_>) -> Result<bool> {
+        let Some((_, closed)) = ids()?.close_lock else {
+            return Ok(false);
+        };
+        // SAFETY: as in `close_lock`; `closed` is the class's boolean field.
+        let v =
+            unsafe { env.get_field_unchecked(self.obj, closed, JavaType::Primitive(Primitive::Boolean)) }?;
+        Ok(v.z()?)
+    }
+
+    /// Enters `lock` (this channel's close lock) and returns the channel's descriptor number,
+    /// which no `close()` can release while the returned monitor is held.
+    fn enter(&self, env: &mut Env<'_>, lock: &JObject<'_>, op: &'static str) -> Result<(Monitor, RawFd)> {
+        let monitor = Monitor::enter(env, lock)?;
+        if self.is_closed(env)? {
+            return Err(closed(op));
+        }
+        let fd = self.raw_fd(env)?;
+        if fd < 0 {
+            return Err(closed(op));
+        }
+        Ok((monitor, fd))
+    }
+}
+
+fn closed(op: &'static str) -> Failure {
+    Failure::Core(zcopy::Error::Closed {
+        op,
+        what: "descriptor",
+    })
+}
+
+/// A Java object's monitor, entered with JNI `MonitorEnter` and exited on drop. Not `Send`:
+/// a monitor belongs to the thread that entered it.
+pub(crate) struct Monitor {
+    env: *mut jni::sys::JNIEnv,
+    obj: jni::sys::jobject,
+}
+
+impl Monitor {
+    /// Enters `obj`'s monitor, waiting for another owner to leave it. `obj` must stay a valid
+    /// reference until the monitor is dropped (a local reference of the running native call).
+    fn enter(env: &Env<'_>, obj: &JObject<'_>) -> Result<Monitor> {
+        let raw = env.get_raw();
+        // SAFETY: `raw` is this thread's valid JNIEnv and `obj` a live, non-null reference;
+        // MonitorEnter has no other precondition (no exception is pending: every JNI call
+        // before this one checked).
+        let rc = unsafe { ((**raw).v1_1.MonitorEnter)(raw, obj.as_raw()) };
+        if rc != 0 {
+            return Err(Failure::Throw(
+                "java/lang/IllegalStateException",
+                Some(format!("zcopy: MonitorEnter failed ({rc})")),
+            ));
+        }
+        Ok(Monitor {
+            env: raw,
+            obj: obj.as_raw(),
+        })
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        // SAFETY: this thread entered the monitor of `obj` (a reference that lives until the
+        // native call returns) through the same JNIEnv; MonitorExit may be called with an
+        // exception pending. It cannot fail for the owner, so its result is not looked at.
+        unsafe {
+            ((**self.env).v1_1.MonitorExit)(self.env, self.obj);
+        }
+    }
+}
+
+/// Runs `f` with `ch`'s own descriptor number while holding its close lock, for a system call
+/// that cannot block indefinitely; `None` when this JDK has no close lock (then the caller
+/// takes the duplicate guard).
+pub(crate) fn with_locked<T>(
+    env: &mut Env<'_>,
+    ch: &Channel<'_, '_>,
+    op: &'static str,
+    f: impl FnOnce(&mut Env<'_>, BorrowedFd<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    let Some(lock) = ch.close_lock(env)? else {
+        return Ok(None);
+    };
+    let (_monitor, fd) = ch.enter(env, &lock, op)?;
+    // SAFETY: the close lock is held and the channel is open, so the number stays the channel's
+    // own open descriptor until `_monitor` is dropped, after `f` returns.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    f(env, fd).map(Some)
+}
+
+/// The close locks of a transfer's two channels, taken in descriptor-number order (see the
+/// module docs) for each system call of the transfer.
+pub(crate) struct LockPair<'a, 'b, 'l, 'o> {
+    /// The channels as the call names them: (source, target) for `transfer_to`.
+    channels: [&'a Channel<'b, 'l>; 2],
+    locks: [JObject<'o>; 2],
+    /// Whether `channels[1]` is locked first (its number is the lower).
+    second_first: bool,
+}
+
+/// The two channels' descriptor numbers, valid while this value lives.
+pub(crate) struct PairHeld {
+    // Dropped in this order: the monitor entered last is exited first.
+    _inner: Monitor,
+    _outer: Monitor,
+    pub(crate) fds: [RawFd; 2],
+}
+
+impl<'a, 'b, 'l, 'o> LockPair<'a, 'b, 'l, 'o> {
+    /// Prepares to lock `a` and `b`; `None` when the close-lock guard cannot serve them (no
+    /// close lock in this JDK, or both channels on one descriptor number).
+    ///
+    /// # Errors
+    ///
+    /// `Closed` when either channel has no descriptor any more.
+    pub(crate) fn new(
+        env: &mut Env<'o>,
+        a: &'a Channel<'b, 'l>,
+        b: &'a Channel<'b, 'l>,
+        op: &'static str,
+    ) -> Result<Option<LockPair<'a, 'b, 'l, 'o>>> {
+        let (Some(la), Some(lb)) = (a.close_lock(env)?, b.close_lock(env)?) else {
+            return Ok(None);
+        };
+        let (na, nb) = (a.raw_fd(env)?, b.raw_fd(env)?);
+        if na < 0 || nb < 0 {
+            return Err(closed(op));
+        }
+        if na == nb {
+            return Ok(None);
+        }
+        Ok(Some(LockPair {
+            channels: [a, b],
+            locks: [la, lb],
+            second_first: nb < na,
+        }))
+    }
+
+    /// Enters both close locks (lower descriptor number first) and checks both channels are
+    /// open; `Closed` otherwise.
+    pub(crate) fn enter(&self, env: &mut Env<'_>, op: &'static str) -> Result<PairHeld> {
+        let (first, second) = if self.second_first { (1, 0) } else { (0, 1) };
+        let (outer, f1) = self.channels[first].enter(env, &self.locks[first], op)?;
+        let (inner, f2) = self.channels[second].enter(env, &self.locks[second], op)?;
+        let mut fds = [0; 2];
+        fds[first] = f1;
+        fds[second] = f2;
+        Ok(PairHeld {
+            _inner: inner,
+            _outer: outer,
+            fds,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
 use zcopy::{Advice, Grow, MapMode, MapOptions, MappedRegion};
 
-use crate::channels::Channel;
+use crate::channels::{with_locked, Channel};
 use crate::errors::{native, Failure, Result};
 
 /// Handles released so far minus handles created: how many regions are closed but still
@@ -76,13 +76,17 @@ pub extern "system" fn Java_io_zcopy_Native_regionMap<'l>(
     native!(env, |e| {
         let mode = mode_of(mode)?;
         let channel = Channel::require(e, &channel, "the channel")?;
-        let fd = channel.guarded(e, "map")?;
-        let region = MapOptions::new(mode)
+        let mut options = MapOptions::new(mode);
+        options
             .position_signed(position)
             .size_signed(size)
             .grow(Grow::IfDescriptorWritable)
-            .private_needs_write(private_needs_write)
-            .map(fd.fd())?;
+            .private_needs_write(private_needs_write);
+        // mmap, fstat and ftruncate do not block indefinitely: the close lock can guard them.
+        let region = match with_locked(e, &channel, "map", |_, fd| Ok(options.map(fd)?))? {
+            Some(region) => region,
+            None => options.map(channel.guarded(e, "map")?.fd())?,
+        };
         Ok(new_handle(Arc::new(region)))
     })
 }

@@ -5,6 +5,7 @@
 //! token (a key id that is never reused), so events map back to keys without a descriptor
 //! table and a stale event for a cancelled key is simply ignored.
 
+use std::os::fd::BorrowedFd;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use jni::sys::{jint, jlong};
 use jni::EnvUnowned;
 use zcopy::{Events, Interest, Mode, Selector, Token};
 
-use crate::channels::Channel;
+use crate::channels::{with_locked, Channel};
 use crate::errors::{native, Failure, Result};
 
 struct SelectorHandle {
@@ -107,25 +108,24 @@ pub extern "system" fn Java_io_zcopy_Native_selectorCtl<'l>(
     native!(env, |e| {
         let sel = &handle(h)?.selector;
         let ch = Channel::require(e, &channel, "the channel")?;
-        // The registration is made on the channel's own number (epoll keys registrations by
-        // number and open file); the guard's duplicate keeps the file alive meanwhile, and the
-        // check after the call catches a number that was closed and reused during it.
-        let fd = ch.guarded(e, "register")?;
-        let number = fd.number();
-        // SAFETY: `fd` keeps the open file alive; if the number was reused meanwhile, the
-        // check below undoes what the call did.
-        let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(number) };
         let interest = Interest::from_bits(interest as u32)?;
         let mode = Mode::from_bits(mode as u32)?;
-        match op {
-            0 => sel.register(own, Token(token as u64), interest, mode)?,
-            1 => sel.reregister(own, Token(token as u64), interest, mode)?,
-            _ => match sel.deregister(own) {
-                // Already gone (never added, or removed with interest 0): nothing to do.
-                Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {}
-                other => other?,
-            },
+        let token = Token(token as u64);
+        // epoll_ctl never blocks, so the channel's close lock can be held around it: the
+        // registration is made on the channel's own number, which no close can release meanwhile.
+        if let Some(()) = with_locked(e, &ch, "register", |_, fd| {
+            ctl(sel, fd, op, token, interest, mode)
+        })? {
+            return Ok(());
         }
+        // No close lock in this JDK: the registration is made on the channel's own number
+        // (epoll keys registrations by number and open file); the duplicate keeps the file alive
+        // meanwhile, and the check after the call catches a number closed and reused during it.
+        let fd = ch.guarded(e, "register")?;
+        // SAFETY: `fd` keeps the open file alive; if the number was reused meanwhile, the check
+        // below undoes what the call did.
+        let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.number()) };
+        ctl(sel, own, op, token, interest, mode)?;
         if op != 2 && !ch.still_holds(e, &fd)? {
             let _ = sel.deregister(own);
             return Err(Failure::Core(zcopy::Error::Closed {
@@ -135,6 +135,27 @@ pub extern "system" fn Java_io_zcopy_Native_selectorCtl<'l>(
         }
         Ok(())
     })
+}
+
+/// One `epoll_ctl`: op 0 = add, 1 = modify, 2 = delete (a registration already gone is fine).
+fn ctl(
+    sel: &Selector,
+    fd: BorrowedFd<'_>,
+    op: jint,
+    token: Token,
+    interest: Interest,
+    mode: Mode,
+) -> Result<()> {
+    match op {
+        0 => sel.register(fd, token, interest, mode)?,
+        1 => sel.reregister(fd, token, interest, mode)?,
+        _ => match sel.deregister(fd) {
+            // Already gone (never added, or removed with interest 0): nothing to do.
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {}
+            other => other?,
+        },
+    }
+    Ok(())
 }
 
 /// `Native.selectorSelect(long h, long timeoutMillis, long[] tokens, int[] events)`: waits

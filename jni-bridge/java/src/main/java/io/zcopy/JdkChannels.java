@@ -30,6 +30,11 @@ final class JdkChannels {
         return FILE.isInstance(ch);
     }
 
+    /** A TCP or Unix-domain socket channel the JDK opened. */
+    static boolean isSocket(Object ch) {
+        return SOCKET.isInstance(ch);
+    }
+
     /** A channel a transfer can write to by descriptor. */
     static boolean isWritableByDescriptor(Object ch) {
         return FILE.isInstance(ch) || SOCKET.isInstance(ch) || SINK.isInstance(ch) || DATAGRAM.isInstance(ch);

@@ -158,13 +158,24 @@ final class Native {
     static native void regionAdvise(long handle, int advice, long offset, long length) throws IOException;
 
     // ---- transfers ----
-    static native long transferTo(Object src, long position, long count, Object target, boolean blocking, int method)
-            throws IOException;
+    /** {@code guard}: the caller vouches that no system call can block indefinitely (see DescriptorGuard). */
+    static final int GUARD_DUP = 0;
+    static final int GUARD_LOCK = 1;
 
-    static native long transferFrom(Object target, Object src, long position, long count, boolean blocking, int method)
-            throws IOException;
+    static native long transferTo(Object src, long position, long count, Object target, boolean blocking, int method,
+            int guard) throws IOException;
+
+    static native long transferToWithHeader(Object src, long position, long count, Object target, boolean blocking,
+            int guard, byte[] header, int offset, int length) throws IOException;
+
+    static native long transferFrom(Object target, Object src, long position, long count, boolean blocking, int method,
+            int guard) throws IOException;
 
     static native int accessMode(Object channel) throws IOException;
+
+    static native boolean isRegularFile(Object channel) throws IOException;
+
+    static native boolean closeLocksAvailable();
 
     static native void setDescriptorGuard(boolean on);
 

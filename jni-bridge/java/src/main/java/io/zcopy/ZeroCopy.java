@@ -40,14 +40,21 @@ public final class ZeroCopy {
     /** The version of this jar (and of the native library it carries). */
     public static final String VERSION = "0.1.0";
 
-    /** One call moves less than this, so the native side can pack the count with the method. */
-    private static final long MAX_PER_CALL = (1L << 58) - 1;
+    /** One call moves at most this (128 TiB), so the native side can pack the count with the rest. */
+    private static final long MAX_PER_CALL = (1L << 47) - 1;
+    private static final int SYSCALLS_SHIFT = 47;
+    private static final int METHOD_SHIFT = 55;
+    private static final long WOULD_BLOCK = 1L << 58;
+    private static final long HEADER_SHORT = 1L << 59;
+    /** The method code of the Java loops (not a native code). */
+    private static final int CHANNEL_LOOP_CODE = 6;
     /** The buffer of the Java loops for channels without a descriptor (the JDK's size). */
     private static final int TRANSFER_SIZE = 8192;
     /** Closed regions whose address range waits for the GC, before map() asks for one. */
     private static final long HANDLE_PRESSURE = 16_384;
 
-    private static final ThreadLocal<TransferMethod> LAST = ThreadLocal.withInitial(() -> TransferMethod.NONE);
+    /** This thread's last transfer, packed as the native side returns it. */
+    private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[1]);
     private static long handlesAtLastGc;
 
     private ZeroCopy() {}
@@ -272,14 +279,13 @@ public final class ZeroCopy {
             // A FileChannel the JDK did not open: its own transferTo defines the semantics.
             requireAuto(method);
             long n = src.transferTo(position, count, target);
-            LAST.set(n > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+            setLastLoop(n);
             return n;
         }
         if (JdkChannels.isWritableByDescriptor(target)) {
-            boolean blocking = !(target instanceof SelectableChannel) || ((SelectableChannel) target).isBlocking();
             long packed;
             try {
-                packed = Native.transferTo(src, position, Math.min(count, MAX_PER_CALL), target, blocking, code);
+                packed = transferToNative(src, position, Math.min(count, MAX_PER_CALL), target, code);
             } catch (IOException e) {
                 throw closedDuring(e, src, target);
             }
@@ -287,6 +293,113 @@ public final class ZeroCopy {
         }
         requireAuto(method);
         return transferToChannel(src, position, count, target);
+    }
+
+    /**
+     * The native transfer with its descriptor guard (see {@link DescriptorGuard}): the close locks
+     * for a regular file to a regular file or to a non-blocking channel (whose blocking mode is
+     * held still by its {@code blockingLock()} for the call), duplicates otherwise.
+     */
+    private static long transferToNative(FileChannel src, long position, long count, WritableByteChannel target,
+            int code) throws IOException {
+        if (target instanceof SelectableChannel) {
+            SelectableChannel sc = (SelectableChannel) target;
+            if (!sc.isBlocking() && DescriptorGuard.lockable(src)) {
+                synchronized (sc.blockingLock()) {
+                    if (!sc.isBlocking()) {
+                        return Native.transferTo(src, position, count, target, false, code, Native.GUARD_LOCK);
+                    }
+                }
+            }
+            return Native.transferTo(src, position, count, target, sc.isBlocking(), code, Native.GUARD_DUP);
+        }
+        int guard = DescriptorGuard.lockable(src) && DescriptorGuard.lockable((FileChannel) target)
+                ? Native.GUARD_LOCK : Native.GUARD_DUP;
+        return Native.transferTo(src, position, count, target, true, code, guard);
+    }
+
+    /**
+     * Sends the remaining bytes of {@code header} and then transfers the body, as
+     * {@link #transferTo(FileChannel, long, long, WritableByteChannel)}: on a socket the header
+     * goes with {@code MSG_MORE}, so that a small header and the start of the body leave in one
+     * TCP segment (what a web server wants for a response: nginx gets it from
+     * {@code tcp_nopush}).
+     *
+     * <p>The header's position advances by the header bytes sent; body bytes move only once the
+     * header is sent whole. A non-blocking {@code target} may take part of either: the call then
+     * returns what it moved of the body (0 when the header is not yet sent whole) and
+     * {@link #lastTransfer()}{@code .wouldBlock()} says the socket is full; call again with the
+     * same header buffer and the body's position advanced by the return value, once the socket
+     * is writable. On a target that is not a socket the header is written with
+     * {@code target.write} first.
+     *
+     * @param src the file to read
+     * @param position where in {@code src} the body starts
+     * @param count the most body bytes to move (0: the header alone, sent without {@code MSG_MORE})
+     * @param target where to write
+     * @param header the bytes to send first, from its position to its limit (heap or direct)
+     * @return the body bytes moved, {@code >= 0}
+     * @throws IOException as {@link #transferTo(FileChannel, long, long, WritableByteChannel)}
+     */
+    public static long transferToWithHeader(FileChannel src, long position, long count, WritableByteChannel target,
+            ByteBuffer header) throws IOException {
+        Native.ensureLoaded();
+        if (header == null) {
+            throw new NullPointerException("header");
+        }
+        if (!src.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        if (!target.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        if (!JdkChannels.isFile(src) || !JdkChannels.isSocket(target)) {
+            while (header.hasRemaining()) {
+                if (target.write(header) == 0) {
+                    LAST.get()[0] = WOULD_BLOCK;
+                    return 0;
+                }
+            }
+            return transferTo(src, position, count, target);
+        }
+        byte[] array;
+        int offset;
+        int length = header.remaining();
+        if (header.hasArray()) {
+            array = header.array();
+            offset = header.arrayOffset() + header.position();
+        } else {
+            // Native code never reads a direct buffer's memory (it may be a mapping of a file
+            // that another process truncates): the JVM copies it, where a fault is an exception.
+            array = new byte[length];
+            header.duplicate().get(array);
+            offset = 0;
+        }
+        SelectableChannel sc = (SelectableChannel) target;
+        long packed;
+        try {
+            if (!sc.isBlocking() && DescriptorGuard.lockable(src)) {
+                synchronized (sc.blockingLock()) {
+                    packed = sc.isBlocking() ? -1 : Native.transferToWithHeader(src, position,
+                            Math.min(count, MAX_PER_CALL), target, false, Native.GUARD_LOCK, array, offset, length);
+                }
+            } else {
+                packed = -1;
+            }
+            if (packed < 0) {
+                packed = Native.transferToWithHeader(src, position, Math.min(count, MAX_PER_CALL), target,
+                        sc.isBlocking(), Native.GUARD_DUP, array, offset, length);
+            }
+        } catch (IOException e) {
+            throw closedDuring(e, src, target);
+        }
+        if ((packed & HEADER_SHORT) != 0) {
+            header.position(header.position() + (int) (packed & MAX_PER_CALL));
+            LAST.get()[0] = packed & ~HEADER_SHORT & ~MAX_PER_CALL;
+            return 0;
+        }
+        header.position(header.limit());
+        return unpack(packed);
     }
 
     /** The JDK's path for targets without a descriptor (JDK 21+ {@code transferToArbitraryChannel}). */
@@ -300,7 +413,7 @@ public final class ZeroCopy {
         }
         long size = src.size();
         if (position > size) {
-            LAST.set(TransferMethod.NONE);
+            setLastLoop(0);
             return 0;
         }
         if (size > 0) {
@@ -330,7 +443,7 @@ public final class ZeroCopy {
                 throw x;
             }
         }
-        LAST.set(tw > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+        setLastLoop(tw);
         return tw;
     }
 
@@ -387,14 +500,13 @@ public final class ZeroCopy {
         if (!JdkChannels.isFile(target)) {
             requireAuto(method);
             long n = target.transferFrom(src, position, count);
-            LAST.set(n > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+            setLastLoop(n);
             return n;
         }
         if (JdkChannels.isReadableByDescriptor(src)) {
-            boolean blocking = !(src instanceof SelectableChannel) || ((SelectableChannel) src).isBlocking();
             long packed;
             try {
-                packed = Native.transferFrom(target, src, position, Math.min(count, MAX_PER_CALL), blocking, code);
+                packed = transferFromNative(target, src, position, Math.min(count, MAX_PER_CALL), code);
             } catch (IOException e) {
                 throw closedDuring(e, target, src);
             }
@@ -402,6 +514,25 @@ public final class ZeroCopy {
         }
         requireAuto(method);
         return transferFromChannel(target, src, position, count);
+    }
+
+    /** The native transfer with its descriptor guard, as {@link #transferToNative}. */
+    private static long transferFromNative(FileChannel target, ReadableByteChannel src, long position, long count,
+            int code) throws IOException {
+        if (src instanceof SelectableChannel) {
+            SelectableChannel sc = (SelectableChannel) src;
+            if (!sc.isBlocking() && DescriptorGuard.lockable(target)) {
+                synchronized (sc.blockingLock()) {
+                    if (!sc.isBlocking()) {
+                        return Native.transferFrom(target, src, position, count, false, code, Native.GUARD_LOCK);
+                    }
+                }
+            }
+            return Native.transferFrom(target, src, position, count, sc.isBlocking(), code, Native.GUARD_DUP);
+        }
+        int guard = DescriptorGuard.lockable(target) && DescriptorGuard.lockable((FileChannel) src)
+                ? Native.GUARD_LOCK : Native.GUARD_DUP;
+        return Native.transferFrom(target, src, position, count, true, code, guard);
     }
 
     /** The JDK's path for sources without a descriptor (JDK 21+ {@code transferFromArbitraryChannel}). */
@@ -437,7 +568,7 @@ public final class ZeroCopy {
                 throw x;
             }
         }
-        LAST.set(tw > 0 ? TransferMethod.CHANNEL_LOOP : TransferMethod.NONE);
+        setLastLoop(tw);
         return tw;
     }
 
@@ -448,7 +579,25 @@ public final class ZeroCopy {
      * @return the method
      */
     public static TransferMethod lastMethod() {
-        return LAST.get();
+        return lastTransfer().method();
+    }
+
+    /**
+     * This thread's last {@code transferTo}/{@code transferFrom} in full: bytes, method, whether
+     * the non-blocking side was full, system calls.
+     *
+     * @return the last transfer (all zero before the first)
+     */
+    public static Transfer lastTransfer() {
+        long packed = LAST.get()[0];
+        int code = (int) ((packed >>> METHOD_SHIFT) & 7);
+        return new Transfer(packed & MAX_PER_CALL,
+                code == CHANNEL_LOOP_CODE ? TransferMethod.CHANNEL_LOOP : TransferMethod.fromCode(code),
+                (packed & WOULD_BLOCK) != 0, (int) ((packed >>> SYSCALLS_SHIFT) & 0xff));
+    }
+
+    private static void setLastLoop(long bytes) {
+        LAST.get()[0] = bytes > 0 ? bytes | ((long) CHANNEL_LOOP_CODE << METHOD_SHIFT) : 0;
     }
 
     private static void requireAuto(TransferMethod method) {
@@ -458,7 +607,7 @@ public final class ZeroCopy {
     }
 
     private static long unpack(long packed) {
-        LAST.set(TransferMethod.fromCode((int) (packed >>> 58)));
+        LAST.get()[0] = packed;
         return packed & MAX_PER_CALL;
     }
 

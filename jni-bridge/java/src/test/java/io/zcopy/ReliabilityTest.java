@@ -33,6 +33,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Issue 6 for Java: truncated files, vanished peers, channels closed under running calls,
@@ -148,31 +150,32 @@ class ReliabilityTest {
     // ------------------------------------------------------------------ descriptors closed under calls
 
     /**
-     * A thread transfers into a file while another closes that channel and opens new files,
-     * which reuse the descriptor number. The guard (a duplicated descriptor, checked against the
-     * channel) means no byte ever lands in one of the new files.
+     * A thread transfers into a target while another closes that target and opens new files,
+     * which reuse the descriptor number. Whatever the guard (the close locks for a file or a
+     * non-blocking socket, duplicates for a blocking socket), no byte ever lands in one of the new
+     * files, and every writer sees the close as a ClosedChannelException.
      */
-    @Test
-    void aClosedAndReusedDescriptorIsNeverWritten() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "socket-nonblocking", "socket-blocking"})
+    void aClosedAndReusedTargetIsNeverWritten(String kind) throws Exception {
         Path src = file(dir, "src", 4096);
         List<Path> fresh = new ArrayList<>();
         AtomicLong closedDuring = new AtomicLong();
+        int rounds = 100;
         try (FileChannel in = open(src, "r")) {
-            for (int round = 0; round < 200; round++) {
-                Path target = dir.resolve("t" + round);
-                FileChannel out = FileChannel.open(target, java.nio.file.StandardOpenOption.CREATE,
-                        java.nio.file.StandardOpenOption.WRITE);
-                Future<?> writer = pool.submit(() -> {
-                    for (int i = 0; i < 50; i++) {
-                        try {
-                            ZeroCopy.transferTo(in, 0, 4096, out);
-                        } catch (ClosedChannelException e) { // AsynchronousCloseException included
-                            closedDuring.incrementAndGet();
-                            return null;
-                        }
-                    }
-                    return null;
-                });
+            for (int round = 0; round < rounds; round++) {
+                java.nio.channels.WritableByteChannel out;
+                if (kind.equals("file")) {
+                    out = FileChannel.open(dir.resolve("t" + round), java.nio.file.StandardOpenOption.CREATE,
+                            java.nio.file.StandardOpenOption.WRITE);
+                } else {
+                    SocketChannel[] pair = TestSupport.tcpPair();
+                    pair[0].configureBlocking(kind.equals("socket-blocking"));
+                    TestSupport.discard(pool, pair[1]);
+                    out = pair[0];
+                }
+                java.nio.channels.WritableByteChannel target = out;
+                Future<?> writer = pool.submit(() -> writeUntilClosed(in, target, closedDuring));
                 Thread.sleep(0, ThreadLocalRandom.current().nextInt(100_000));
                 out.close();
                 List<FileChannel> reopened = new ArrayList<>();
@@ -191,7 +194,176 @@ class ReliabilityTest {
         for (Path f : fresh) {
             assertEquals(0, Files.size(f), f + " received bytes meant for a closed channel");
         }
-        assertTrue(closedDuring.get() > 0, "some transfers saw the close");
+        assertEquals(rounds, closedDuring.get(), "every writer saw the close");
+    }
+
+    /**
+     * Transfers the 4 KiB source over and over, resuming after short counts so the target
+     * receives whole copies one after another, until the close shows (bounded: a close never
+     * seen fails the caller).
+     */
+    private static Void writeUntilClosed(FileChannel in, java.nio.channels.WritableByteChannel out,
+            AtomicLong closedDuring) throws IOException {
+        long at = 0;
+        for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
+            try {
+                at = (at + ZeroCopy.transferTo(in, at, 4096 - at, out)) % 4096;
+            } catch (ClosedChannelException e) { // AsynchronousCloseException included
+                closedDuring.incrementAndGet();
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The source side: a thread transfers from a file while another closes it and opens other
+     * files (with other bytes) that reuse its number. The target only ever receives the source's
+     * own bytes, whatever the guard.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "socket-nonblocking", "socket-blocking"})
+    void aClosedAndReusedSourceIsNeverRead(String kind) throws Exception {
+        byte[] own = pattern(4096);
+        byte[] other = new byte[4096];
+        java.util.Arrays.fill(other, (byte) 0xEE); // a block of it differs from the pattern's almost everywhere
+        Path src = file(dir, "src", 4096);
+        Path decoy = dir.resolve("decoy");
+        Files.write(decoy, other);
+        AtomicLong closedDuring = new AtomicLong();
+        for (int round = 0; round < 100; round++) {
+            FileChannel in = open(src, "r");
+            java.nio.channels.WritableByteChannel out;
+            Future<byte[]> far = null;
+            Path sink = dir.resolve("sink" + round);
+            if (kind.equals("file")) {
+                out = FileChannel.open(sink, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.WRITE);
+            } else {
+                SocketChannel[] pair = TestSupport.tcpPair();
+                pair[0].configureBlocking(kind.equals("socket-blocking"));
+                far = TestSupport.drain(pool, pair[1]);
+                out = pair[0];
+            }
+            java.nio.channels.WritableByteChannel target = out;
+            Future<?> writer = pool.submit(() -> writeUntilClosed(in, target, closedDuring));
+            Thread.sleep(0, ThreadLocalRandom.current().nextInt(100_000));
+            in.close();
+            List<FileChannel> decoys = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                decoys.add(open(decoy, "r"));
+            }
+            writer.get(10, TimeUnit.SECONDS);
+            out.close();
+            for (FileChannel c : decoys) {
+                c.close();
+            }
+            // Every 4 KiB block that arrived is the source's (a file target's position advances,
+            // so it receives the blocks one after another, as a socket does).
+            byte[] all = far != null ? far.get(10, TimeUnit.SECONDS) : Files.readAllBytes(sink);
+            for (int i = 0; i < all.length; i++) {
+                assertEquals(own[i % 4096], all[i], kind + ": byte " + i + " of round " + round + " is not the source's");
+            }
+        }
+        assertEquals(100, closedDuring.get(), "every writer saw the close");
+    }
+
+    /**
+     * The close locks are never held around a system call that can block indefinitely: a
+     * transfer into a FIFO opened as a FileChannel (a write that blocks while nobody reads)
+     * takes the duplicate guard, so closing its source returns at once, and the transfer ends
+     * with its progress once the reader reads.
+     */
+    @Test
+    void closingTheSourceOfATransferBlockedOnAFifoDoesNotWait() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertEquals(0, mk.waitFor());
+        Path p = file(dir, "big", 4 << 20);
+        // O_RDWR: opening a FIFO read-write does not wait for a peer; writes block once the pipe
+        // holds 64 KiB.
+        try (FileChannel pipe = FileChannel.open(fifo, java.nio.file.StandardOpenOption.READ,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            assertTrue(!DescriptorGuard.lockable(pipe), "a FIFO is not lockable");
+            FileChannel src = open(p, "r");
+            Future<Long> blocked = pool.submit(() -> ZeroCopy.transferTo(src, 0, 4 << 20, pipe));
+            Thread.sleep(200);
+            assertTrue(!blocked.isDone(), "the transfer waits for a reader");
+            long t0 = System.nanoTime();
+            src.close();
+            long closeMillis = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(closeMillis < 1000, "close() waited " + closeMillis + " ms for a blocked transfer");
+            // Read what the transfer writes, on another thread, until the transfer returns.
+            AtomicLong drained = new AtomicLong();
+            Future<?> reader = pool.submit((java.util.concurrent.Callable<Void>) () -> {
+                ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+                while (true) {
+                    buf.clear();
+                    drained.addAndGet(pipe.read(buf)); // ends with AsynchronousCloseException
+                }
+            });
+            // The core call running at the close goes on on its duplicates (the known limit of
+            // the duplicate guard: a close does not wake it); the call then returns its bytes.
+            long n = blocked.get(10, TimeUnit.SECONDS);
+            pipe.close();
+            assertThrows(java.util.concurrent.ExecutionException.class, () -> reader.get(10, TimeUnit.SECONDS));
+            assertTrue(n > 0 && n >= drained.get(), "the transfer's progress: " + n + ", drained " + drained);
+        }
+    }
+
+    /**
+     * Two threads transferring between the same two files in opposite directions never deadlock:
+     * the close locks are taken in descriptor order.
+     */
+    @Test
+    void oppositeTransfersBetweenTwoFilesDoNotDeadlock() throws Exception {
+        Path a = file(dir, "a", 1 << 16);
+        Path b = file(dir, "b", 1 << 16);
+        try (FileChannel ca = open(a, "rw"); FileChannel cb = open(b, "rw")) {
+            long end = System.nanoTime() + 1_000_000_000L;
+            Future<Long> ab = pool.submit(() -> {
+                long n = 0;
+                while (System.nanoTime() < end) {
+                    n += ZeroCopy.transferTo(ca, 0, 4096, cb) + ZeroCopy.transferFrom(ca, cb, 4096, 4096);
+                }
+                return n;
+            });
+            Future<Long> ba = pool.submit(() -> {
+                long n = 0;
+                while (System.nanoTime() < end) {
+                    n += ZeroCopy.transferTo(cb, 0, 4096, ca) + ZeroCopy.transferFrom(cb, ca, 4096, 4096);
+                }
+                return n;
+            });
+            assertTrue(ab.get(10, TimeUnit.SECONDS) > 0);
+            assertTrue(ba.get(10, TimeUnit.SECONDS) > 0);
+        }
+    }
+
+    /**
+     * What the guards cost, as counted system calls: a 4 KiB transfer to a non-blocking socket
+     * under the close locks makes the core's calls only; the same to a blocking socket makes
+     * three more (two duplicates and one close_range).
+     */
+    @Test
+    void theCloseLockGuardAddsNoSystemCall() throws Exception {
+        Path p = file(dir, "src", 1 << 20);
+        SocketChannel[] pair = TestSupport.tcpPair();
+        Future<Long> far = TestSupport.discard(pool, pair[1]);
+        try (FileChannel src = open(p, "r"); SocketChannel out = pair[0]) {
+            out.configureBlocking(false);
+            ZeroCopy.transferTo(src, 0, 4096, out); // the first call probes the route
+            ZeroCopy.transferTo(src, 4096, 4096, out);
+            Transfer locked = ZeroCopy.lastTransfer();
+            out.configureBlocking(true);
+            ZeroCopy.transferTo(src, 8192, 4096, out);
+            Transfer dup = ZeroCopy.lastTransfer();
+            assertEquals(4096, locked.bytes());
+            assertEquals(TransferMethod.SENDFILE, locked.method());
+            assertEquals(4096, dup.bytes());
+            assertEquals(locked.syscalls() + 3, dup.syscalls(), locked + " vs " + dup);
+        }
+        assertEquals(3 * 4096, far.get(10, TimeUnit.SECONDS));
     }
 
     /**
@@ -358,8 +530,16 @@ class ReliabilityTest {
     @Test
     void hostileHandlesAndArgumentsAreExceptions() {
         assertThrows(IllegalStateException.class, () -> Native.regionForce(0, 0, 1));
-        assertThrows(IllegalArgumentException.class, () -> Native.transferTo(new Object(), 0, 1, new Object(), true, 0));
-        assertThrows(NullPointerException.class, () -> Native.transferTo(null, 0, 1, null, true, 0));
+        for (int guard : new int[] {Native.GUARD_DUP, Native.GUARD_LOCK}) {
+            assertThrows(IllegalArgumentException.class,
+                    () -> Native.transferTo(new Object(), 0, 1, new Object(), true, 0, guard));
+            assertThrows(NullPointerException.class, () -> Native.transferTo(null, 0, 1, null, true, 0, guard));
+            assertThrows(IllegalArgumentException.class,
+                    () -> Native.transferFrom(new Object(), new Object(), 0, 1, true, 0, guard));
+            assertThrows(NullPointerException.class,
+                    () -> Native.transferToWithHeader(null, 0, 1, null, false, guard, null, 0, 0));
+        }
+        assertThrows(IllegalArgumentException.class, () -> Native.isRegularFile("not a channel"));
         assertThrows(IllegalArgumentException.class, () -> Native.accessMode("not a channel"));
         assertThrows(UnsupportedOperationException.class, () -> Native.regionMap(null, 9, 0, 0, true));
     }

@@ -21,12 +21,14 @@ import java.nio.channels.Pipe;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -371,7 +373,106 @@ class TransferTest {
             long first = ZeroCopy.transferTo(src, 0, 4 << 20, sink);
             assertTrue(first > 0 && first < (4 << 20), "a short count, not a block: " + first);
             assertEquals(0, ZeroCopy.transferTo(src, first, 4 << 20, sink), "a full pipe gives 0, not an exception");
+            assertTrue(ZeroCopy.lastTransfer().wouldBlock(), ZeroCopy.lastTransfer().toString());
+            ByteBuffer some = ByteBuffer.allocate(1 << 16);
+            while (some.hasRemaining()) {
+                source.read(some); // whole pages free again
+            }
+            assertTrue(ZeroCopy.transferTo(src, first, 50, sink) > 0);
+            assertTrue(!ZeroCopy.lastTransfer().wouldBlock(), "room again");
         }
+    }
+
+    @Test
+    void aHeaderAndItsBodyInOneCall() throws Exception {
+        Path sp = file(dir, "s", 100_000);
+        byte[] head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+        SocketChannel[] pair = TestSupport.tcpPair();
+        java.io.ByteArrayOutputStream expected = new java.io.ByteArrayOutputStream();
+        byte[] all;
+        try (FileChannel src = open(sp, "r"); SocketChannel a = pair[0]; SocketChannel b = pair[1]) {
+            Future<byte[]> got = TestSupport.drain(pool, b);
+            ByteBuffer h = ByteBuffer.wrap(head);
+            assertEquals(100_000, ZeroCopy.transferToWithHeader(src, 0, 100_000, a, h), "a blocking socket takes all");
+            assertEquals(head.length, h.position());
+            assertEquals(TransferMethod.SENDFILE, ZeroCopy.lastMethod());
+            expected.write(head);
+            expected.write(pattern(100_000));
+            // A direct header and no body: the header alone.
+            ByteBuffer d = ByteBuffer.allocateDirect(5).put("HELLO".getBytes(StandardCharsets.US_ASCII)).flip();
+            assertEquals(0, ZeroCopy.transferToWithHeader(src, 0, 0, a, d));
+            assertTrue(!d.hasRemaining());
+            expected.write("HELLO".getBytes(StandardCharsets.US_ASCII));
+            // A header in the middle of a larger array, and a body from an offset.
+            ByteBuffer mid = ByteBuffer.wrap("xxABCyy".getBytes(StandardCharsets.US_ASCII), 2, 3).slice();
+            assertEquals(10, ZeroCopy.transferToWithHeader(src, 5, 10, a, mid));
+            expected.write("ABC".getBytes(StandardCharsets.US_ASCII));
+            expected.write(Arrays.copyOfRange(pattern(100), 5, 15));
+            a.shutdownOutput();
+            all = got.get(10, TimeUnit.SECONDS);
+        }
+        assertArrayEquals(expected.toByteArray(), all);
+    }
+
+    /**
+     * On a full non-blocking socket the header goes out in parts: the header buffer's position
+     * says how far, the body waits until the header is out, and wouldBlock says when to wait.
+     */
+    @Test
+    void aHeaderOnAFullNonBlockingSocketResumes() throws Exception {
+        int bodySize = 1 << 20;
+        Path sp = file(dir, "s", bodySize);
+        byte[] head = new byte[300_000];
+        Arrays.fill(head, (byte) 'h');
+        SocketChannel[] pair = TestSupport.tcpPair();
+        byte[] all;
+        int shortHeaders = 0;
+        try (FileChannel src = open(sp, "r"); SocketChannel a = pair[0]; SocketChannel b = pair[1]) {
+            a.configureBlocking(false);
+            a.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 8192);
+            Future<byte[]> got = pool.submit(() -> {
+                Thread.sleep(100); // the first call finds the socket filling up
+                return TestSupport.drain(pool, b).get();
+            });
+            ByteBuffer h = ByteBuffer.wrap(head);
+            long pos = 0;
+            while (h.hasRemaining() || pos < bodySize) {
+                long n = h.hasRemaining()
+                        ? ZeroCopy.transferToWithHeader(src, pos, bodySize - pos, a, h)
+                        : ZeroCopy.transferTo(src, pos, bodySize - pos, a);
+                if (h.hasRemaining()) {
+                    assertEquals(0, n, "no body before the whole header");
+                    shortHeaders++;
+                }
+                pos += n;
+                if (pos < bodySize && ZeroCopy.lastTransfer().wouldBlock()) {
+                    Thread.sleep(1);
+                } else if (pos < bodySize) {
+                    assertTrue(n > 0, "a short count without wouldBlock is the end of the file");
+                }
+            }
+            a.shutdownOutput();
+            all = got.get(10, TimeUnit.SECONDS);
+        }
+        assertTrue(shortHeaders > 0, "the header went out in parts at least once");
+        assertEquals(head.length + bodySize, all.length);
+        assertArrayEquals(head, Arrays.copyOf(all, head.length));
+        assertArrayEquals(pattern(bodySize), Arrays.copyOfRange(all, head.length, all.length));
+    }
+
+    @Test
+    void aHeaderBeforeABodyToAFile() throws IOException {
+        Path sp = file(dir, "s", 1000);
+        Path tp = file(dir, "t", 0);
+        try (FileChannel src = open(sp, "r"); FileChannel dst = open(tp, "w")) {
+            assertEquals(1000, ZeroCopy.transferToWithHeader(src, 0, 1000, dst, ByteBuffer.wrap(new byte[] {9, 9})));
+            assertEquals(1002, dst.position());
+            assertThrows(NullPointerException.class, () -> ZeroCopy.transferToWithHeader(src, 0, 1, dst, null));
+        }
+        byte[] got = Files.readAllBytes(tp);
+        assertEquals(9, got[0]);
+        assertEquals(9, got[1]);
+        assertArrayEquals(pattern(1000), Arrays.copyOfRange(got, 2, 1002));
     }
 
     @Test
