@@ -6,6 +6,7 @@
 #   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change;
 #                        FileChannel.map(..., Arena) only on the newest JDK, as it needs Java 22)
 #   make java-examples   the runnable examples in java-examples/, built against the jar
+#                        (java-examples/target/zcopy-examples.jar: HttpFileServer for make test-http)
 
 MVN ?= mvn
 JAVA_DIR := $(ROOT)/jni-bridge
@@ -17,7 +18,8 @@ MVN_RUN = JAVA_HOME=$(JAVA17_HOME) $(MVN)
 JMH_ARGS ?= -f 1 -wi 2 -i 3 -w 1s -r 1s
 BENCH_JAR := $(JAVA_DIR)/bench/target/zcopy-bench.jar
 
-BUILD_TARGETS += java-build
+BUILD_TARGETS += java-build java-examples
+HTTP_SERVER_TARGETS += java-examples
 TEST_TARGETS += test-java
 SOAK_TARGETS += soak-java
 BENCH_TARGETS += bench-java

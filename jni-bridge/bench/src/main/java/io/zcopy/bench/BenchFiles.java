@@ -59,4 +59,20 @@ final class BenchFiles {
         t.start();
         return client;
     }
+
+    /**
+     * Sets SIGPIPE to SIG_IGN (through sun.misc.Signal, by reflection: a supported but internal
+     * API). Each JMH fork runs one parameter set, so this affects only its own fork.
+     */
+    static void ignoreSigpipe() {
+        try {
+            Class<?> signal = Class.forName("sun.misc.Signal");
+            Class<?> handler = Class.forName("sun.misc.SignalHandler");
+            Object pipe = signal.getConstructor(String.class).newInstance("PIPE");
+            Object ign = handler.getField("SIG_IGN").get(null);
+            signal.getMethod("handle", signal, handler).invoke(null, pipe, ign);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot ignore SIGPIPE here", e);
+        }
+    }
 }
