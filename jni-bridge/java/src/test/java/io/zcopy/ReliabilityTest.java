@@ -341,6 +341,66 @@ class ReliabilityTest {
     }
 
     /**
+     * The JDK paths that take a channel's close lock while other threads block: a JDK Selector
+     * blocked in select() on a non-blocking socket (its close is deferred to the selector), a
+     * thread interrupted in a JDK read of a file channel (the interrupt closes the channel under
+     * its close lock, from the interrupting thread), and our transfers on both channels under
+     * their close locks meanwhile. Everything ends: no deadlock, the expected exceptions.
+     */
+    @Test
+    void closeLocksWithJdkSelectorsAndInterruptsDoNotDeadlock() throws Exception {
+        Path p = file(dir, "src", 1 << 20);
+        for (int round = 0; round < 20; round++) {
+            SocketChannel[] pair = TestSupport.tcpPair();
+            Future<Long> far = TestSupport.discard(pool, pair[1]);
+            SocketChannel out = pair[0];
+            out.configureBlocking(false);
+            java.nio.channels.Selector jdk = java.nio.channels.Selector.open();
+            out.register(jdk, SelectionKey.OP_READ);
+            Future<Integer> selecting = pool.submit(() -> jdk.select());
+            FileChannel src = open(p, "r");
+            AtomicBoolean stop = new AtomicBoolean();
+            Future<Long> transfers = pool.submit(() -> {
+                long n = 0;
+                try {
+                    while (!stop.get()) {
+                        n += ZeroCopy.transferTo(src, n % (1 << 20), 4096, out);
+                    }
+                } catch (ClosedChannelException e) { // either channel closed under us
+                    return n;
+                }
+                return n;
+            });
+            java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+            Future<?> reader = pool.submit(() -> {
+                ByteBuffer b = ByteBuffer.allocate(4096);
+                try {
+                    while (true) {
+                        b.clear();
+                        src.read(b, 0);
+                        reading.countDown();
+                    }
+                } catch (ClosedChannelException e) { // ClosedByInterruptException, or closed by the interrupt
+                    return null;
+                }
+            });
+            assertTrue(reading.await(10, TimeUnit.SECONDS));
+            reader.cancel(true); // interrupts the reading thread: the JDK closes src under its close lock
+            for (long end = System.nanoTime() + 5_000_000_000L; src.isOpen() && System.nanoTime() < end; ) {
+                Thread.sleep(1);
+            }
+            out.close(); // deferred by the JDK selector until it deselects the key
+            stop.set(true);
+            transfers.get(10, TimeUnit.SECONDS);
+            jdk.wakeup();
+            selecting.get(10, TimeUnit.SECONDS);
+            jdk.close();
+            assertTrue(!src.isOpen(), "the interrupt closed the file channel");
+            far.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
      * What the guards cost, as counted system calls: a 4 KiB transfer to a non-blocking socket
      * under the close locks makes the core's calls only; the same to a blocking socket makes
      * three more (two duplicates and one close_range).
