@@ -55,7 +55,6 @@ use std::sync::OnceLock;
 use jni::ids::JFieldID;
 use jni::objects::{JClass, JObject};
 use jni::refs::Global;
-use jni::signature::{JavaType, Primitive};
 use jni::strings::JNIString;
 use jni::Env;
 
@@ -178,10 +177,56 @@ fn ids() -> Result<&'static Ids> {
     ))
 }
 
+/// Raw JNI calls for the per-call path. jni-rs checks for a pending exception before (and, for
+/// object fields, after) every call, which triples the JNI calls of a 4 KiB transfer; none of
+/// these can throw, and the bridge never calls them with an exception pending (every JNI call
+/// that can throw is followed by `?`, which returns to Java at once).
+mod raw {
+    use jni::sys::{jclass, jfieldID, jobject, JNIEnv};
+
+    /// # Safety
+    ///
+    /// `env` is the current thread's JNIEnv, `obj` a live non-null reference to an instance of
+    /// the class `field` (an object field) belongs to, and no exception is pending.
+    pub(super) unsafe fn object_field(env: *mut JNIEnv, obj: jobject, field: jfieldID) -> jobject {
+        // SAFETY: the caller's contract is GetObjectField's.
+        unsafe { ((**env).v1_1.GetObjectField)(env, obj, field) }
+    }
+
+    /// # Safety
+    ///
+    /// As [`object_field`], for an `int` field.
+    pub(super) unsafe fn int_field(env: *mut JNIEnv, obj: jobject, field: jfieldID) -> i32 {
+        // SAFETY: the caller's contract is GetIntField's.
+        unsafe { ((**env).v1_1.GetIntField)(env, obj, field) }
+    }
+
+    /// # Safety
+    ///
+    /// As [`object_field`], for a `boolean` field.
+    pub(super) unsafe fn boolean_field(env: *mut JNIEnv, obj: jobject, field: jfieldID) -> bool {
+        // SAFETY: the caller's contract is GetBooleanField's.
+        unsafe { ((**env).v1_1.GetBooleanField)(env, obj, field) }
+    }
+
+    /// # Safety
+    ///
+    /// `env` is the current thread's JNIEnv, `obj` and `class` live references (`obj` may be
+    /// null), no exception is pending.
+    pub(super) unsafe fn is_instance_of(env: *mut JNIEnv, obj: jobject, class: jclass) -> bool {
+        // SAFETY: the caller's contract is IsInstanceOf's.
+        unsafe { ((**env).v1_1.IsInstanceOf)(env, obj, class) }
+    }
+}
+
 /// A Java channel whose descriptor the bridge can read.
 pub(crate) struct Channel<'a, 'l> {
-    obj: &'a JObject<'l>,
-    fd_field: JFieldID,
+    env: *mut jni::sys::JNIEnv,
+    obj: jni::sys::jobject,
+    /// The channel's `java.io.FileDescriptor` (a final field, read once), a local reference of
+    /// the running native call; null if the channel has none.
+    fdo: jni::sys::jobject,
+    _obj: std::marker::PhantomData<&'a JObject<'l>>,
 }
 
 impl<'a, 'l> Channel<'a, 'l> {
@@ -191,11 +236,18 @@ impl<'a, 'l> Channel<'a, 'l> {
         if obj.is_null() {
             return Err(Failure::Throw("java/lang/NullPointerException", None));
         }
+        let raw_env = env.get_raw();
         for c in &ids()?.classes {
-            if env.is_instance_of(obj, &c.class)? {
+            // SAFETY: we are in a native call on this thread with no exception pending; `obj`
+            // is a live argument reference and `class` a global reference.
+            if unsafe { raw::is_instance_of(raw_env, obj.as_raw(), c.class.as_raw()) } {
+                // SAFETY: `obj` is an instance of `class`, whose `fd` field `fd_field` is.
+                let fdo = unsafe { raw::object_field(raw_env, obj.as_raw(), c.fd_field.into_raw()) };
                 return Ok(Some(Channel {
-                    obj,
-                    fd_field: c.fd_field,
+                    env: raw_env,
+                    obj: obj.as_raw(),
+                    fdo,
+                    _obj: std::marker::PhantomData,
                 }));
             }
         }
@@ -212,20 +264,15 @@ impl<'a, 'l> Channel<'a, 'l> {
         })
     }
 
-    /// The descriptor number the channel holds now (-1 once closed).
-    pub(crate) fn raw_fd(&self, env: &mut Env<'_>) -> Result<RawFd> {
-        let ids = ids()?;
-        // SAFETY: `obj` is non-null and an instance of the class `fd_field` was looked up in
-        // (checked in `Channel::of`); the field's type is java.io.FileDescriptor.
-        let fdo = unsafe { env.get_field_unchecked(self.obj, self.fd_field, JavaType::Object) }?.l()?;
-        if fdo.is_null() {
+    /// The descriptor number the channel holds now (-1 once a file channel is closed; a closed
+    /// socket or pipe keeps its old number, see [`Channel::still_holds`]).
+    pub(crate) fn raw_fd(&self, _env: &mut Env<'_>) -> Result<RawFd> {
+        if self.fdo.is_null() {
             return Ok(-1);
         }
-        // SAFETY: `fdo` is a non-null java.io.FileDescriptor and `fd_int` is its `int fd`.
-        let fd =
-            unsafe { env.get_field_unchecked(&fdo, ids.fd_int, JavaType::Primitive(Primitive::Int)) }?.i()?;
-        env.delete_local_ref(fdo);
-        Ok(fd)
+        let ids = ids()?;
+        // SAFETY: `fdo` is a live, non-null java.io.FileDescriptor and `fd_int` its `int fd`.
+        Ok(unsafe { raw::int_field(self.env, self.fdo, ids.fd_int.into_raw()) })
     }
 
     /// A guarded descriptor for one operation (see the module docs).
@@ -241,15 +288,9 @@ impl<'a, 'l> Channel<'a, 'l> {
     /// descriptor of a transfer asks for the number after the first, so that [`release_pair`]
     /// can close both with one system call).
     pub(crate) fn guarded_above(&self, env: &mut Env<'_>, op: &'static str, min: RawFd) -> Result<GuardedFd> {
-        let closed = || {
-            Failure::Core(zcopy::Error::Closed {
-                op,
-                what: "descriptor",
-            })
-        };
         let raw = self.raw_fd(env)?;
-        if raw < 0 {
-            return Err(closed());
+        if raw < 0 || self.is_closed(env)? {
+            return Err(closed(op));
         }
         if !DUP_GUARD.load(Ordering::Relaxed) {
             return Ok(GuardedFd::Borrowed(raw));
@@ -257,12 +298,12 @@ impl<'a, 'l> Channel<'a, 'l> {
         // SAFETY: F_DUPFD_CLOEXEC takes an integer argument; a stale number fails with EBADF.
         let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, min.max(0)) };
         if dup < 0 {
-            return Err(closed());
+            return Err(closed(op));
         }
         // SAFETY: fcntl returned a new descriptor that nothing else owns.
         let owned = unsafe { OwnedFd::from_raw_fd(dup) };
         if self.is_closed(env)? || self.raw_fd(env)? != raw {
-            return Err(closed());
+            return Err(closed(op));
         }
         Ok(GuardedFd::Dup(owned, raw))
     }
@@ -276,40 +317,36 @@ impl<'a, 'l> Channel<'a, 'l> {
         Ok(!self.is_closed(env)? && self.raw_fd(env)? == fd.number())
     }
 
-    /// The channel's `closeLock` object, or `None` when this JDK has none.
-    fn close_lock<'o>(&self, env: &mut Env<'o>) -> Result<Option<JObject<'o>>> {
+    /// The channel's `closeLock` object (a local reference of the running native call), or
+    /// `None` when this JDK has none.
+    fn close_lock(&self) -> Result<Option<jni::sys::jobject>> {
         let Some((lock, _)) = ids()?.close_lock else {
             return Ok(None);
         };
-        // SAFETY: `obj` is a non-null instance of one of the JDK's channel classes, all of which
+        // SAFETY: `obj` is a live instance of one of the JDK's channel classes, all of which
         // extend AbstractInterruptibleChannel, where `lock` (type Object) was looked up.
-        let obj = unsafe { env.get_field_unchecked(self.obj, lock, JavaType::Object) }?.l()?;
+        let obj = unsafe { raw::object_field(self.env, self.obj, lock.into_raw()) };
         Ok((!obj.is_null()).then_some(obj))
     }
 
-    /// Whether `close()` has begun (read while holding the close lock, so it is exact).
-    fn is_closed(&self, env: &mut Env<'_>) -> Result<bool> {
+    /// Whether `close()` has begun (exact while holding the close lock).
+    fn is_closed(&self, _env: &mut Env<'_>) -> Result<bool> {
         let Some((_, closed)) = ids()?.close_lock else {
             return Ok(false);
         };
         // SAFETY: as in `close_lock`; `closed` is the class's boolean field.
-        let v =
-            unsafe { env.get_field_unchecked(self.obj, closed, JavaType::Primitive(Primitive::Boolean)) }?;
-        Ok(v.z()?)
+        Ok(unsafe { raw::boolean_field(self.env, self.obj, closed.into_raw()) })
     }
 
-    /// Enters `lock` (this channel's close lock) and returns the channel's descriptor number,
-    /// which no `close()` can release while the returned monitor is held.
-    fn enter(&self, env: &mut Env<'_>, lock: &JObject<'_>, op: &'static str) -> Result<(Monitor, RawFd)> {
+    /// Enters `lock` (this channel's close lock) and checks that the channel is open, so that
+    /// its descriptor number (read before, from a field that only a close changes) cannot be
+    /// released while the returned monitor is held.
+    fn enter(&self, env: &mut Env<'_>, lock: jni::sys::jobject, op: &'static str) -> Result<Monitor> {
         let monitor = Monitor::enter(env, lock)?;
         if self.is_closed(env)? {
             return Err(closed(op));
         }
-        let fd = self.raw_fd(env)?;
-        if fd < 0 {
-            return Err(closed(op));
-        }
-        Ok((monitor, fd))
+        Ok(monitor)
     }
 }
 
@@ -330,22 +367,18 @@ pub(crate) struct Monitor {
 impl Monitor {
     /// Enters `obj`'s monitor, waiting for another owner to leave it. `obj` must stay a valid
     /// reference until the monitor is dropped (a local reference of the running native call).
-    fn enter(env: &Env<'_>, obj: &JObject<'_>) -> Result<Monitor> {
+    fn enter(env: &Env<'_>, obj: jni::sys::jobject) -> Result<Monitor> {
         let raw = env.get_raw();
         // SAFETY: `raw` is this thread's valid JNIEnv and `obj` a live, non-null reference;
-        // MonitorEnter has no other precondition (no exception is pending: every JNI call
-        // before this one checked).
-        let rc = unsafe { ((**raw).v1_1.MonitorEnter)(raw, obj.as_raw()) };
+        // MonitorEnter has no other precondition (no exception is pending, see `raw`).
+        let rc = unsafe { ((**raw).v1_1.MonitorEnter)(raw, obj) };
         if rc != 0 {
             return Err(Failure::Throw(
                 "java/lang/IllegalStateException",
                 Some(format!("zcopy: MonitorEnter failed ({rc})")),
             ));
         }
-        Ok(Monitor {
-            env: raw,
-            obj: obj.as_raw(),
-        })
+        Ok(Monitor { env: raw, obj })
     }
 }
 
@@ -369,10 +402,17 @@ pub(crate) fn with_locked<T>(
     op: &'static str,
     f: impl FnOnce(&mut Env<'_>, BorrowedFd<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
-    let Some(lock) = ch.close_lock(env)? else {
+    if !guards_on() {
+        return Ok(None);
+    }
+    let Some(lock) = ch.close_lock()? else {
         return Ok(None);
     };
-    let (_monitor, fd) = ch.enter(env, &lock, op)?;
+    let fd = ch.raw_fd(env)?;
+    if fd < 0 {
+        return Err(closed(op));
+    }
+    let _monitor = ch.enter(env, lock, op)?;
     // SAFETY: the close lock is held and the channel is open, so the number stays the channel's
     // own open descriptor until `_monitor` is dropped, after `f` returns.
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -381,15 +421,15 @@ pub(crate) fn with_locked<T>(
 
 /// The close locks of a transfer's two channels, taken in descriptor-number order (see the
 /// module docs) for each system call of the transfer.
-pub(crate) struct LockPair<'a, 'b, 'l, 'o> {
+pub(crate) struct LockPair<'a, 'b, 'l> {
     /// The channels as the call names them: (source, target) for `transfer_to`.
     channels: [&'a Channel<'b, 'l>; 2],
-    locks: [JObject<'o>; 2],
-    /// Whether `channels[1]` is locked first (its number is the lower).
-    second_first: bool,
+    locks: [jni::sys::jobject; 2],
+    /// Their descriptor numbers, read before locking (only a close changes them).
+    fds: [RawFd; 2],
 }
 
-/// The two channels' descriptor numbers, valid while this value lives.
+/// Both close locks held: the channels' numbers cannot be released while this value lives.
 pub(crate) struct PairHeld {
     // Dropped in this order: the monitor entered last is exited first.
     _inner: Monitor,
@@ -397,20 +437,23 @@ pub(crate) struct PairHeld {
     pub(crate) fds: [RawFd; 2],
 }
 
-impl<'a, 'b, 'l, 'o> LockPair<'a, 'b, 'l, 'o> {
+impl<'a, 'b, 'l> LockPair<'a, 'b, 'l> {
     /// Prepares to lock `a` and `b`; `None` when the close-lock guard cannot serve them (no
-    /// close lock in this JDK, or both channels on one descriptor number).
+    /// close lock in this JDK, guards switched off, or both channels on one descriptor number).
     ///
     /// # Errors
     ///
     /// `Closed` when either channel has no descriptor any more.
     pub(crate) fn new(
-        env: &mut Env<'o>,
+        env: &mut Env<'_>,
         a: &'a Channel<'b, 'l>,
         b: &'a Channel<'b, 'l>,
         op: &'static str,
-    ) -> Result<Option<LockPair<'a, 'b, 'l, 'o>>> {
-        let (Some(la), Some(lb)) = (a.close_lock(env)?, b.close_lock(env)?) else {
+    ) -> Result<Option<LockPair<'a, 'b, 'l>>> {
+        if !guards_on() {
+            return Ok(None);
+        }
+        let (Some(la), Some(lb)) = (a.close_lock()?, b.close_lock()?) else {
             return Ok(None);
         };
         let (na, nb) = (a.raw_fd(env)?, b.raw_fd(env)?);
@@ -423,23 +466,20 @@ impl<'a, 'b, 'l, 'o> LockPair<'a, 'b, 'l, 'o> {
         Ok(Some(LockPair {
             channels: [a, b],
             locks: [la, lb],
-            second_first: nb < na,
+            fds: [na, nb],
         }))
     }
 
-    /// Enters both close locks (lower descriptor number first) and checks both channels are
-    /// open; `Closed` otherwise.
+    /// Enters both close locks (lower descriptor number first) and checks that both channels
+    /// are open; `Closed` otherwise.
     pub(crate) fn enter(&self, env: &mut Env<'_>, op: &'static str) -> Result<PairHeld> {
-        let (first, second) = if self.second_first { (1, 0) } else { (0, 1) };
-        let (outer, f1) = self.channels[first].enter(env, &self.locks[first], op)?;
-        let (inner, f2) = self.channels[second].enter(env, &self.locks[second], op)?;
-        let mut fds = [0; 2];
-        fds[first] = f1;
-        fds[second] = f2;
+        let (first, second) = if self.fds[1] < self.fds[0] { (1, 0) } else { (0, 1) };
+        let outer = self.channels[first].enter(env, self.locks[first], op)?;
+        let inner = self.channels[second].enter(env, self.locks[second], op)?;
         Ok(PairHeld {
             _inner: inner,
             _outer: outer,
-            fds,
+            fds: self.fds,
         })
     }
 }

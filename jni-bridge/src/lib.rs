@@ -10,8 +10,9 @@
 //! - native code never reads or writes mapped memory (Java does, through direct buffers; the
 //!   kernel does, in system calls), so a truncated file can never raise `SIGBUS` in Rust code;
 //!   the core's SIGBUS guard is never installed in the JVM;
-//! - descriptors are read from the channel objects and duplicated for the call (see
-//!   `channels.rs`), so a concurrent close can never redirect a call to another file;
+//! - descriptors are read from the channel objects and guarded for the call, under the
+//!   channels' close locks or through duplicates (see `channels.rs`), so a concurrent close can
+//!   never redirect a call to another file;
 //! - handles (`long`s naming boxed Rust objects) are freed exactly once by the Java side, after
 //!   every call using them returned.
 //!

@@ -136,8 +136,8 @@ enum Step {
 
 /// How a transfer reaches its descriptors: the close locks (taken anew for each core call) or
 /// duplicates (taken once, checked against the channels between core calls).
-enum Guard<'a, 'b, 'l, 'o> {
-    Locked(LockPair<'a, 'b, 'l, 'o>),
+enum Guard<'a, 'b, 'l> {
+    Locked(LockPair<'a, 'b, 'l>),
     Dup {
         /// (file side, other side) and their duplicates.
         channels: [&'a Channel<'b, 'l>; 2],
@@ -152,17 +152,17 @@ struct StepFds<'f> {
     hint_key: Option<RawFd>,
 }
 
-impl<'a, 'b, 'l, 'o> Guard<'a, 'b, 'l, 'o> {
+impl<'a, 'b, 'l> Guard<'a, 'b, 'l> {
     /// Chooses the guard: the close locks when `lock` (the Java side's word that no system call
     /// can block indefinitely) and the JDK has them, else duplicates. `a` and `b` in the
     /// order of the JDK's closed-channel checks.
     fn new(
-        e: &mut Env<'o>,
+        e: &mut Env<'_>,
         lock: bool,
         a: &'a Channel<'b, 'l>,
         b: &'a Channel<'b, 'l>,
         op: &'static str,
-    ) -> Result<Guard<'a, 'b, 'l, 'o>> {
+    ) -> Result<Guard<'a, 'b, 'l>> {
         if lock && crate::channels::guards_on() {
             if let Some(pair) = LockPair::new(e, a, b, op)? {
                 return Ok(Guard::Locked(pair));
@@ -256,7 +256,7 @@ impl<'a, 'b, 'l, 'o> Guard<'a, 'b, 'l, 'o> {
 #[allow(clippy::too_many_arguments)]
 fn run(
     e: &mut Env<'_>,
-    guard: &Guard<'_, '_, '_, '_>,
+    guard: &Guard<'_, '_, '_>,
     op: &'static str,
     count: u64,
     blocking: bool,
