@@ -350,6 +350,26 @@ class TransferTest {
         assertArrayEquals(pattern(50_000), Arrays.copyOfRange(got, 10, 50_010));
     }
 
+    /** A non-blocking source (the close-lock guard): what is there, 0 and wouldBlock when nothing is. */
+    @Test
+    void transferFromANonBlockingSocketTakesWhatIsThere() throws Exception {
+        Path tp = file(dir, "t", 0);
+        SocketChannel[] pair = TestSupport.tcpPair();
+        try (FileChannel dst = open(tp, "rw"); SocketChannel a = pair[0]; SocketChannel b = pair[1]) {
+            b.configureBlocking(false);
+            assertEquals(0, ZeroCopy.transferFrom(dst, b, 0, 1 << 20), "nothing sent yet");
+            assertTrue(ZeroCopy.lastTransfer().wouldBlock());
+            a.write(ByteBuffer.wrap(pattern(30_000)));
+            long got = 0;
+            for (long end = System.nanoTime() + 5_000_000_000L; got < 30_000 && System.nanoTime() < end; ) {
+                got += ZeroCopy.transferFrom(dst, b, got, 30_000 - got);
+            }
+            assertEquals(30_000, got);
+            assertEquals(TransferMethod.SPLICE, ZeroCopy.lastMethod());
+        }
+        assertArrayEquals(pattern(30_000), Files.readAllBytes(tp));
+    }
+
     @Test
     void transferFromAFileReadsFromAndAdvancesItsPosition() throws IOException {
         Path sp = file(dir, "s", 1000);
