@@ -33,7 +33,8 @@ pub use transfer::{
     check_transfer_from_args, check_transfer_to_args, last_method, last_transfer, sendfile, splice, tee,
     transfer_all, transfer_all_keyed, transfer_all_using, transfer_from, transfer_from_keyed,
     transfer_from_using, transfer_to, transfer_to_keyed, transfer_to_using, transfer_to_with_header,
-    HeaderTransfer, SpliceFlags, Transfer, TransferMethod, MAX_DIRECT_TRANSFER,
+    transfer_to_with_header_keyed, HeaderTransfer, SpliceFlags, Transfer, TransferMethod,
+    MAX_DIRECT_TRANSFER,
 };
 
 /// The crate's version, as in `Cargo.toml`.

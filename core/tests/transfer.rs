@@ -691,3 +691,49 @@ fn a_stale_sendfile_hint_does_not_cost_a_file_target_copy_file_range() {
     let t = transfer_to(src.as_fd(), 0, 1 << 20, file.as_fd()).unwrap();
     assert_eq!((t.bytes, t.method), (1 << 20, TransferMethod::CopyFileRange));
 }
+
+#[test]
+fn a_header_with_no_body_left_is_not_held_back_by_msg_more() {
+    let (_s, src) = file_with(&pattern(100));
+    let (client, mut server) = tcp_pair();
+    // Position at the end: the body moves nothing, so the header must leave now, not at the
+    // cork timer (about 200 ms later).
+    let t0 = std::time::Instant::now();
+    let h = transfer_to_with_header(src.as_fd(), 100, 50, client.as_fd(), b"HEAD").unwrap();
+    assert_eq!((h.header, h.body.bytes), (4, 0));
+    let mut buf = [0u8; 4];
+    server.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HEAD");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(150),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+/// A process whose SIGPIPE is caught by a handler (as the JVM's is) cannot be killed by it, so
+/// transfers skip the signal-mask shield: one system call, not three.
+#[test]
+fn a_caught_sigpipe_needs_no_shield() {
+    if std::env::var_os("ZCOPY_CAUGHT_CHILD").is_some() {
+        extern "C" fn ignore(_: libc::c_int) {}
+        // SAFETY: installing a handler in this child process.
+        unsafe { libc::signal(libc::SIGPIPE, ignore as *const () as libc::sighandler_t) };
+        let (_s, src) = file_with(&pattern(1 << 20));
+        let (_d, dst) = file_with(b"");
+        transfer_to(src.as_fd(), 0, 4096, dst.as_fd()).unwrap();
+        let t = transfer_to(src.as_fd(), 0, 4096, dst.as_fd()).unwrap();
+        assert_eq!(t.syscalls, 1);
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let e = transfer_to(src.as_fd(), 0, 4096, a.as_fd()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPIPE));
+        return;
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_caught_sigpipe_needs_no_shield"])
+        .env("ZCOPY_CAUGHT_CHILD", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

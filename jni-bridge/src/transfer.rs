@@ -427,7 +427,12 @@ pub extern "system" fn Java_io_zcopy_Native_transferToWithHeader<'l>(
                 if first {
                     let (position, count) = zcopy::check_transfer_to_args(s, position, count, t)?;
                     args = Some((position, count));
-                    let h = zcopy::transfer_to_with_header(s, position, count, t, header)?;
+                    let h = match fds.hint_key {
+                        Some(key) => {
+                            zcopy::transfer_to_with_header_keyed(s, position, count, t, header, key)?
+                        }
+                        None => zcopy::transfer_to_with_header(s, position, count, t, header)?,
+                    };
                     let short = (h.header < header.len()).then_some(h.header);
                     return Ok((h.body, short));
                 }

@@ -1412,6 +1412,34 @@ pub fn transfer_to_with_header(
     target: BorrowedFd<'_>,
     header: &[u8],
 ) -> Result<HeaderTransfer> {
+    with_header(src, position, count, target, header, None)
+}
+
+/// [`transfer_to_with_header`] with the body's route hint kept under `hint_key` (see
+/// [`transfer_to_keyed`]).
+///
+/// # Errors
+///
+/// As [`transfer_to_with_header`].
+pub fn transfer_to_with_header_keyed(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+    header: &[u8],
+    hint_key: RawFd,
+) -> Result<HeaderTransfer> {
+    with_header(src, position, count, target, header, Some(hint_key))
+}
+
+fn with_header(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+    header: &[u8],
+    hint_key: Option<RawFd>,
+) -> Result<HeaderTransfer> {
     const OP: &str = "transfer_to_with_header";
     let mut sent = 0usize;
     let more = if count > 0 { libc::MSG_MORE } else { 0 };
@@ -1430,10 +1458,8 @@ pub fn transfer_to_with_header(
         match res {
             Ok(n) => sent += n as usize,
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
-            Err(e) if sent > 0 => {
-                let _ = e;
-                break;
-            }
+            // Part of the header went: report it; the error shows again on the next call.
+            Err(_) if sent > 0 => break,
             Err(e) => return Err(Error::os(OP, e)),
         }
     }
@@ -1449,12 +1475,61 @@ pub fn transfer_to_with_header(
             body: none,
         });
     }
-    let body = if count > 0 {
-        transfer_to(src, position, count, target)?
-    } else {
-        none
-    };
+    if count == 0 {
+        return Ok(HeaderTransfer {
+            header: sent,
+            body: none,
+        });
+    }
+    let body = to_job(None, src, position, count, target, hint_key)?;
+    if body.bytes == 0 && !body.would_block && more != 0 && sent > 0 {
+        // The header waits, corked by MSG_MORE, for a body that is not coming (the position is at
+        // or past the end of the file): push it out now instead of at the cork timer (~200 ms).
+        push_corked(target.as_raw_fd());
+    }
     Ok(HeaderTransfer { header: sent, body })
+}
+
+/// Sends what `MSG_MORE` left waiting on a TCP socket: setting `TCP_NODELAY` pushes pending
+/// output (tcp(7)); the option is then put back as it was. Best effort: on a socket that is not
+/// TCP there is nothing corked to push.
+fn push_corked(fd: RawFd) {
+    let mut old: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `old` and `len` are valid for getsockopt to fill.
+    let got = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&mut old as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if got != 0 {
+        return;
+    }
+    let on: libc::c_int = 1;
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `on` and `old` are valid ints for setsockopt to read.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            size,
+        );
+        if old == 0 {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&old as *const libc::c_int).cast(),
+                size,
+            );
+        }
+    }
 }
 
 #[cfg(test)]

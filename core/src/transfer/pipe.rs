@@ -145,10 +145,11 @@ pub(crate) fn recheck_sigpipe() {
 
 /// Keeps `SIGPIPE` from killing a C host when a socket or pipe peer has gone.
 ///
-/// The JVM and CPython ignore `SIGPIPE`, so for them this costs one atomic load. In a process
-/// where `SIGPIPE` is not ignored (checked once, at the first transfer), the signal is blocked in
-/// the calling thread around the call, and one raised by it is consumed before the mask is
-/// restored; the caller sees `EPIPE`.
+/// CPython ignores `SIGPIPE` and the JVM catches it with a handler that returns at once, so for
+/// them this costs one atomic load. In a process where `SIGPIPE` has its default action (which
+/// kills; read at the first transfer and again whenever a new descriptor is probed), the signal
+/// is blocked in the calling thread around the call, and one raised by it is consumed before the
+/// mask is restored; the caller sees `EPIPE`.
 pub(crate) struct SigpipeShield {
     old: Option<libc::sigset_t>,
 }
@@ -209,6 +210,9 @@ fn sigpipe_set() -> libc::sigset_t {
     }
 }
 
+/// Whether `SIGPIPE` cannot kill the process: ignored (CPython, servers) or caught by a handler
+/// (HotSpot installs one that returns at once). Only the default action kills, so only then is the
+/// shield needed.
 fn sigpipe_ignored() -> bool {
     let mut old = std::mem::MaybeUninit::<libc::sigaction>::uninit();
     // SAFETY: a null new action only reads the current one into `old`.
@@ -217,5 +221,5 @@ fn sigpipe_ignored() -> bool {
     }
     // SAFETY: sigaction succeeded and filled `old`.
     let old = unsafe { old.assume_init() };
-    old.sa_sigaction == libc::SIG_IGN
+    old.sa_sigaction != libc::SIG_DFL
 }
