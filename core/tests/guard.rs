@@ -102,7 +102,19 @@ fn a_lease_holder_is_told_before_truncation() {
     // Close every writable descriptor: a read lease needs the file to have no writer.
     let tmp = tmp.into_temp_path();
     let ro = File::open(&tmp).unwrap();
-    let lease = match FileLease::read(ro.as_fd()) {
+    // A child that another test of this process forks holds copies of every descriptor, the
+    // writable one included, until it execs: the lease is refused (EAGAIN) in that window.
+    let mut attempt = FileLease::read(ro.as_fd());
+    for _ in 0..100 {
+        match &attempt {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                std::thread::sleep(Duration::from_millis(10));
+                attempt = FileLease::read(ro.as_fd());
+            }
+            _ => break,
+        }
+    }
+    let lease = match attempt {
         Ok(lease) => lease,
         Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => panic!("another writer holds the file: {e}"),
         Err(e) => {

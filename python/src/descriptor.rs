@@ -12,8 +12,9 @@
 //! Duplicating costs four system calls (two `dup`s, two `close`s), measured at about 1.2 µs here:
 //! more than a whole `os.sendfile` of 4 KiB. So [`Call::take`] keeps the GIL, without duplicates,
 //! for calls that cannot wait: at most [`SMALL`] bytes, with the side that could block (the
-//! target of `transfer_to`/`sendfile`, the source of `transfer_from`) non-blocking. Everything
-//! else is duplicated and runs with the GIL released. Numbers from `make bench-python`.
+//! target of `transfer_to`/`sendfile`, the source of `transfer_from`) non-blocking or seekable
+//! (files, `/dev/null`: see [`cannot_wait`]). Everything else is duplicated and runs with the
+//! GIL released. Numbers from `make bench-python`.
 
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -56,10 +57,12 @@ pub fn number(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
     Ok(if fd < 0 { NEVER_OPEN } else { fd })
 }
 
-/// Whether `obj` (whose number is `fd`) is non-blocking: a socket with a timeout (Python keeps
-/// those `O_NONBLOCK`, and a socket answers without a system call), or a descriptor with
-/// `O_NONBLOCK` set.
-fn is_non_blocking(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
+/// Whether a small call cannot wait on `obj` (whose number is `fd`): a socket with a timeout
+/// (Python keeps those `O_NONBLOCK`, and a socket answers without a system call), a seekable
+/// descriptor (regular files, `/dev/null`, `/dev/zero`: what can seek is not a stream, and never
+/// waits for another party, only for the disk), or a descriptor with `O_NONBLOCK` set. Pipes,
+/// sockets, FIFOs and terminals cannot seek.
+fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
     static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let py = obj.py();
     if obj.is_instance_of::<PyInt>() {
@@ -70,6 +73,11 @@ fn is_non_blocking(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
                 .call_method0(intern!(py, "gettimeout"))
                 .is_ok_and(|timeout| !timeout.is_none());
         }
+    }
+    // SAFETY: lseek by 0 from the current offset only reads the offset (fstat costs more: it
+    // goes through the path lookup of fstatat(fd, "", AT_EMPTY_PATH)).
+    if unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0 {
+        return true;
     }
     // SAFETY: F_GETFL takes no argument and touches no memory.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -117,7 +125,7 @@ impl Call {
     /// closed number (`EMFILE`).
     pub fn take(objs: [&Bound<'_, PyAny>; 2], count: u64, waits_on: Option<usize>) -> PyResult<Call> {
         let numbers = [number(objs[0])?, number(objs[1])?];
-        let cannot_wait = waits_on.is_some_and(|i| count <= SMALL && is_non_blocking(objs[i], numbers[i]));
+        let cannot_wait = waits_on.is_some_and(|i| count <= SMALL && cannot_wait(objs[i], numbers[i]));
         if !cannot_wait {
             if let (Some(a), Some(b)) = (duplicate(numbers[0])?, duplicate(numbers[1])?) {
                 return Ok(Call {

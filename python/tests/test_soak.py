@@ -64,13 +64,17 @@ def test_transfers_leak_nothing(data_file):
     null = os.open("/dev/null", os.O_WRONLY)
     a, b = socket.socketpair()
     a.setblocking(False)
+    c, d = socket.socketpair()  # blocking
 
     def transfer(i: int, s) -> None:
-        if i % 2:
-            assert zcopy.transfer_to(s, 0, 4096, null) == 4096  # duplicates, GIL released
-        else:
+        if i % 3 == 0:
+            assert zcopy.transfer_to(s, 0, 4096, c) == 4096  # may wait: duplicates, GIL released
+            assert len(d.recv(8192)) == 4096
+        elif i % 3 == 1:
             assert zcopy.transfer_to(s, 0, 4096, a) == 4096  # non-blocking: GIL kept
             assert len(b.recv(8192)) == 4096
+        else:
+            assert zcopy.transfer_to(s, 0, 4096, null) == 4096  # never waits: GIL kept
 
     try:
         with open(path, "rb") as s:
@@ -82,8 +86,8 @@ def test_transfers_leak_nothing(data_file):
             check(before, snapshot())
     finally:
         os.close(null)
-        a.close()
-        b.close()
+        for sock in (a, b, c, d):
+            sock.close()
 
 
 def test_selectors_leak_nothing():

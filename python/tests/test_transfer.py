@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -325,6 +327,58 @@ def test_the_gil_is_released_during_a_blocking_transfer(data_file, socket_pair):
     t.join()
     r.join()
     assert ticks > 10  # the ticker ran while the transfer waited
+
+
+def test_a_small_transfer_to_a_full_blocking_pipe_lets_other_threads_run(data_file, tmp_path):
+    # Small transfers keep the GIL only where they cannot wait (non-blocking descriptors, regular
+    # files, /dev/null and friends). A blocking pipe can wait for a Python thread to read it, so
+    # the call must release the GIL; run in a child so that a regression hangs only the child.
+    src = data_file(4096)
+    code = f"""
+import fcntl, os, threading, time, zcopy
+r, w = os.pipe()
+os.set_blocking(w, False)
+try:
+    while True:
+        os.write(w, bytes(65536))
+except BlockingIOError:
+    pass
+os.set_blocking(w, True)
+drained = []
+def reader():
+    time.sleep(0.2)
+    while True:
+        chunk = os.read(r, 1 << 20)
+        drained.append(len(chunk))
+        if sum(drained) >= 4096 and len(chunk) < (1 << 20):
+            break
+threading.Thread(target=reader, daemon=True).start()
+with open({str(src)!r}, "rb") as s:
+    print(zcopy.transfer_to(s, 0, 4096, w))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "4096"
+
+
+def test_small_transfers_to_files_and_dev_null(data_file, tmp_path):
+    # The GIL-keeping path for targets that never wait: same results as any other.
+    path = data_file(SIZE)
+    with open(path, "rb") as s, open(tmp_path / "out", "wb") as t:
+        null = os.open("/dev/null", os.O_WRONLY)
+        try:
+            assert zcopy.transfer_to(s, 10, 4096, null) == 4096
+            assert zcopy.last_transfer().method == "sendfile"
+        finally:
+            os.close(null)
+        assert zcopy.transfer_to(s, 10, 4096, t) == 4096
+        assert zcopy.transfer_to(s, SIZE - 5, 4096, t.fileno()) == 5  # clamped at the end
+    with open(path, "rb") as f:
+        f.seek(10)
+        expected = f.read(4096)
+        f.seek(SIZE - 5)
+        expected += f.read()
+    assert (tmp_path / "out").read_bytes() == expected
 
 
 def test_last_transfer_reports_bytes_method_and_system_calls(data_file, tmp_path, socket_pair):
