@@ -50,7 +50,8 @@ public final class MappedWriteVsStream {
                     buf.put(l);
                     written += l.length;
                 }
-                region.force();
+                // No force(): like the stream, the data is in the page cache; call region.force() (and
+                // FileChannel.force for the stream) when the lines must survive a crash.
             } finally {
                 region.close();
             }
