@@ -159,10 +159,10 @@ pub fn transfer_with_header(
     let header = pyo3::buffer::PyBuffer::<u8>::get(header)?.to_vec(py)?;
     let small = (count as u64).saturating_add(header.len() as u64);
     let call = Call::take([src, target], small, Some(1))?;
-    let (s, t) = (call.fd(0), call.fd(1));
+    let (s, t, key) = (call.fd(0), call.fd(1), call.key(1));
     call.run(py, || {
         let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
-        zcopy::transfer_to_with_header(s, p, c, t, &header)
+        zcopy::transfer_to_with_header_keyed(s, p, c, t, &header, key)
     })
     .map(|h| (h.header, h.body.bytes))
 }
