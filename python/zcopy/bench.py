@@ -270,14 +270,27 @@ def bench_small_calls(directory: str, calls: int, rounds: int) -> list[tuple[str
         sink.wait()
         wait.close()
 
-        # Blocking target: the call may wait, so it duplicates both descriptors (4 system calls)
-        # and releases the GIL.
+        # A blocking but seekable target (files, /dev/null) cannot wait for another party: the
+        # call keeps the GIL, after one lseek to learn that the number is seekable.
         null = os.open("/dev/null", os.O_WRONLY)
         base, ours = per_call_pair(
             lambda: os.sendfile(null, src, 0, 4096), lambda: zcopy.transfer_to(src, 0, 4096, null), calls, rounds
         )
         rows.append(("4 KiB -> /dev/null, blocking", f"{base * 1e9:.0f} ns", f"{ours * 1e9:.0f} ns", f"{ours / base:.2f}x"))
         os.close(null)
+
+        # A blocking socket may wait for its peer: the call duplicates both descriptors (four
+        # system calls) and releases the GIL, so a close by another thread cannot redirect it.
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        sink = subprocess.Popen([sys.executable, "-c", _SINK, str(b.fileno())], pass_fds=[b.fileno()])
+        b.close()
+        base, ours = per_call_pair(
+            lambda: os.sendfile(a.fileno(), src, 0, 4096), lambda: zcopy.transfer_to(src, 0, 4096, a), calls, rounds
+        )
+        rows.append(("4 KiB -> blocking socket", f"{base * 1e9:.0f} ns", f"{ours * 1e9:.0f} ns", f"{ours / base:.2f}x"))
+        a.close()
+        sink.wait()
     finally:
         os.close(src)
     return rows
