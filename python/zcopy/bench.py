@@ -279,8 +279,9 @@ def bench_small_calls(directory: str, calls: int, rounds: int) -> list[tuple[str
         rows.append(("4 KiB -> /dev/null, blocking", f"{base * 1e9:.0f} ns", f"{ours * 1e9:.0f} ns", f"{ours / base:.2f}x"))
         os.close(null)
 
-        # A blocking socket may wait for its peer: the call duplicates both descriptors (four
-        # system calls) and releases the GIL, so a close by another thread cannot redirect it.
+        # A blocking socket may wait for its peer: the call duplicates both descriptors (two
+        # fcntl and one close_range) and releases the GIL, so a close by another thread cannot
+        # redirect it.
         a, b = socket.socketpair()
         a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         sink = subprocess.Popen([sys.executable, "-c", _SINK, str(b.fileno())], pass_fds=[b.fileno()])
