@@ -47,6 +47,14 @@ public final class Runner {
         String run(FileChannel src, long size, WritableByteChannel out) throws IOException;
     }
 
+    /**
+     * The system calls the last zcopy strategy run made, as {@code ZeroCopy.lastTransfer()}
+     * counts them (the guards' and the core's calls); -1 for the JDK's strategies, which do not
+     * say, and when a call made more than the 255 it can count (the showcase then estimates them
+     * with perf).
+     */
+    private static long syscalls = -1;
+
     public static void main(String[] args) throws Exception {
         Map<String, String> opt = new HashMap<>();
         for (int i = 0; i + 1 < args.length; i += 2) {
@@ -84,15 +92,16 @@ public final class Runner {
                     long cpu0 = mx.getCurrentThreadCpuTime();
                     long ctx0 = contextSwitches();
                     long t0 = System.nanoTime();
+                    syscalls = -1;
                     String method = run.run(src, size, out);
                     long t1 = System.nanoTime();
                     long cpu1 = mx.getCurrentThreadCpuTime();
                     long ctx1 = contextSwitches();
                     System.out.printf(Locale.ROOT,
                             "{\"lang\": \"java\", \"strategy\": \"%s\", \"target\": \"%s\", \"round\": %d, \"bytes\": %d, "
-                                    + "\"wall_s\": %.6f, \"cpu_s\": %.6f, \"ctx\": %d, \"method\": \"%s\", \"syscalls\": null}%n",
+                                    + "\"wall_s\": %.6f, \"cpu_s\": %.6f, \"ctx\": %d, \"method\": \"%s\", \"syscalls\": %s}%n",
                             strategy, target.startsWith("file:") ? "file" : "socket", round, size, (t1 - t0) / 1e9,
-                            (cpu1 - cpu0) / 1e9, ctx1 - ctx0, method);
+                            (cpu1 - cpu0) / 1e9, ctx1 - ctx0, method, syscalls < 0 ? "null" : Long.toString(syscalls));
                 }
             }
         }
@@ -135,15 +144,20 @@ public final class Runner {
                 TransferMethod method = forced;
                 return (src, size, out) -> {
                     String used = "none";
+                    long calls = 0;
                     for (long done = 0; done < size; ) {
                         long n = method == null ? ZeroCopy.transferTo(src, done, size - done, out)
                                 : ZeroCopy.transferTo(src, done, size - done, out, method);
+                        int made = ZeroCopy.lastTransfer().syscalls();
+                        // The count saturates at 255 per call: then it is not known exactly.
+                        calls = made >= 255 || calls < 0 ? -1 : calls + made;
                         if (n == 0) {
                             break;
                         }
                         done += n;
                         used = ZeroCopy.lastMethod().toString();
                     }
+                    syscalls = calls;
                     return used;
                 };
             }
