@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![cfg(target_os = "linux")]
 
+mod descriptors;
 mod error;
 pub mod guard;
 mod lease;
@@ -25,6 +26,7 @@ mod selector;
 mod sys;
 pub mod transfer;
 
+pub use descriptors::{close_pair, duplicate_at_least, is_regular_file, wait_ready};
 pub use error::{non_negative, Error, ErrorKind, Result};
 pub use lease::{FileLease, LEASE_BREAK_SIGNAL};
 pub use region::{Advice, Grow, HugePages, MapMode, MapOptions, MappedRegion, UncheckedAdvice};

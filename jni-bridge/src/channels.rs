@@ -48,7 +48,7 @@
 //! file that reused the number. Cost: two extra system calls per channel per call (three for
 //! a pair, see [`release_pair`]), measured in the README.
 
-use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -295,13 +295,8 @@ impl<'a, 'l> Channel<'a, 'l> {
         if !DUP_GUARD.load(Ordering::Relaxed) {
             return Ok(GuardedFd::Borrowed(raw));
         }
-        // SAFETY: F_DUPFD_CLOEXEC takes an integer argument; a stale number fails with EBADF.
-        let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, min.max(0)) };
-        if dup < 0 {
-            return Err(closed(op));
-        }
-        // SAFETY: fcntl returned a new descriptor that nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+        // A stale number fails with EBADF.
+        let owned = zcopy::duplicate_at_least(raw, min).map_err(|_| closed(op))?;
         if self.is_closed(env)? || self.raw_fd(env)? != raw {
             return Err(closed(op));
         }
@@ -518,25 +513,13 @@ impl GuardedFd {
     }
 }
 
-/// Releases the two guarded descriptors of a transfer: one `close_range(2)` when the duplicates
-/// are adjacent numbers (the usual case, as they are made one after the other), which saves a
-/// system call per transfer; two `close`s otherwise.
+/// Releases the two guarded descriptors of a transfer (one `close_range` for adjacent
+/// duplicates: see [`zcopy::close_pair`]).
 pub(crate) fn release_pair(a: GuardedFd, b: GuardedFd) {
-    let (GuardedFd::Dup(x, _), GuardedFd::Dup(y, _)) = (a, b) else {
-        return; // anything owned was dropped (closed) with the pattern's temporaries
-    };
-    let (x, y) = (x.into_raw_fd(), y.into_raw_fd());
-    let (lo, hi) = (x.min(y), x.max(y));
-    if hi == lo + 1 {
-        // SAFETY: `lo` and `hi` are our own duplicates, just taken out of their OwnedFds, and they
-        // are adjacent, so the range holds no other descriptor.
-        if unsafe { libc::close_range(lo as libc::c_uint, hi as libc::c_uint, 0) } == 0 {
-            return;
-        }
+    if let (GuardedFd::Dup(x, _), GuardedFd::Dup(y, _)) = (a, b) {
+        zcopy::close_pair(x, y);
     }
-    // SAFETY: as above: both numbers are ours alone and still open (close_range failed before
-    // closing anything, or was not tried); the OwnedFds close them on drop.
-    drop(unsafe { (OwnedFd::from_raw_fd(x), OwnedFd::from_raw_fd(y)) });
+    // Otherwise anything owned was dropped (closed) with the pattern's temporaries.
 }
 
 /// `F_GETFL` access bits of a guarded descriptor: 1 readable, 2 writable, 4 append.

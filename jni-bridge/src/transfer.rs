@@ -103,27 +103,9 @@ fn pack(o: &Outcome) -> jlong {
     v
 }
 
-/// Waits until `fd` is ready for `events`, retrying `EINTR`.
+/// Waits until `fd` is ready for `events` (core's wait, as an error the bridge reports).
 fn wait_ready(fd: BorrowedFd<'_>, events: libc::c_short) -> Result<()> {
-    let mut pfd = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
-        events,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: `pfd` is one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, -1) };
-        if rc >= 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(Failure::Core(zcopy::Error::Io {
-                op: "poll",
-                source: err,
-            }));
-        }
-    }
+    zcopy::wait_ready(fd, events).map_err(|source| Failure::Core(zcopy::Error::Io { op: "poll", source }))
 }
 
 /// What one core call of a transfer did, as the loop sees it.
@@ -249,16 +231,35 @@ impl<'a, 'b, 'l> Guard<'a, 'b, 'l> {
     }
 }
 
-/// Runs the core calls of one Java call until done (see the module docs). `step` makes one core
-/// call at `done` bytes of progress (`first` for the first one); `per_call` is the most one core
+/// One Java transfer call: takes the guard of `channels` (the close locks when `lock`, see
+/// [`Guard::new`]), runs the core calls until done, releases the guard and packs the outcome.
+///
+/// `step` makes one core call at `done` bytes of progress (`first` for the first one) and
+/// returns nothing moved once its own checked count is reached; `per_call` is the most one core
 /// call moves, so a shorter step that did not block means the source ended. `wait_events` is
 /// what the other side is polled for.
 #[allow(clippy::too_many_arguments)]
 fn run(
     e: &mut Env<'_>,
+    lock: bool,
+    channels: [&Channel<'_, '_>; 2],
+    op: &'static str,
+    blocking: bool,
+    wait_events: libc::c_short,
+    per_call: u64,
+    step: impl FnMut(StepFds<'_>, u64, bool) -> zcopy::Result<(Transfer, Option<usize>)>,
+) -> Result<jlong> {
+    let guard = Guard::new(e, lock, channels[0], channels[1], op)?;
+    let result = run_steps(e, &guard, op, blocking, wait_events, per_call, step);
+    guard.release();
+    result.map(|o| pack(&o))
+}
+
+/// The loop of [`run`] (see the module docs).
+fn run_steps(
+    e: &mut Env<'_>,
     guard: &Guard<'_, '_, '_>,
     op: &'static str,
-    count: u64,
     blocking: bool,
     wait_events: libc::c_short,
     per_call: u64,
@@ -270,7 +271,6 @@ fn run(
     };
     let mut first = true;
     loop {
-        let asked = (count - out.bytes).min(per_call);
         let done = out.bytes;
         let r = guard.step(e, op, first, |fds| step(fds, done, first))?;
         first = false;
@@ -296,7 +296,7 @@ fn run(
             out.header_short = header_short;
             break;
         }
-        if !blocking || out.bytes >= count {
+        if !blocking {
             break;
         }
         if t.would_block {
@@ -304,7 +304,7 @@ fn run(
                 break;
             }
             out.syscalls += 1;
-        } else if t.bytes < asked {
+        } else if t.bytes < per_call {
             break; // the source ended (or the file is shorter than asked): nothing more to move
         }
     }
@@ -359,13 +359,12 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
         let forced = forced_method(method)?;
         let src_ch = Channel::require(e, &src, "the source")?;
         let dst_ch = Channel::require(e, &target, "the target")?;
-        let g = Guard::new(e, guard == GUARD_LOCK, &src_ch, &dst_ch, OP)?;
         let mut args = None;
-        let result = run(
+        run(
             e,
-            &g,
+            guard == GUARD_LOCK,
+            [&src_ch, &dst_ch],
             OP,
-            u64::MAX,
             blocking,
             libc::POLLOUT,
             zcopy::MAX_DIRECT_TRANSFER,
@@ -381,9 +380,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
                 }
                 to_step(fds, forced, position, count, done).map(|t| (t, None))
             },
-        );
-        g.release();
-        result.map(|o| pack(&o))
+        )
     })
 }
 
@@ -412,13 +409,12 @@ pub extern "system" fn Java_io_zcopy_Native_transferToWithHeader<'l>(
         let header = header_bytes(e, &header, offset, length, &mut scratch, &mut spill)?;
         let src_ch = Channel::require(e, &src, "the source")?;
         let dst_ch = Channel::require(e, &target, "the target")?;
-        let g = Guard::new(e, guard == GUARD_LOCK, &src_ch, &dst_ch, OP)?;
         let mut args = None;
-        let result = run(
+        run(
             e,
-            &g,
+            guard == GUARD_LOCK,
+            [&src_ch, &dst_ch],
             OP,
-            u64::MAX,
             blocking,
             libc::POLLOUT,
             zcopy::MAX_DIRECT_TRANSFER,
@@ -442,9 +438,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferToWithHeader<'l>(
                 }
                 to_step(fds, None, position, count, done).map(|t| (t, None))
             },
-        );
-        g.release();
-        result.map(|o| pack(&o))
+        )
     })
 }
 
@@ -506,13 +500,12 @@ pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
         let forced = forced_method(method)?;
         let dst_ch = Channel::require(e, &target, "the target")?;
         let src_ch = Channel::require(e, &src, "the source")?;
-        let g = Guard::new(e, guard == GUARD_LOCK, &dst_ch, &src_ch, OP)?;
         let mut args = None;
-        let result = run(
+        run(
             e,
-            &g,
+            guard == GUARD_LOCK,
+            [&dst_ch, &src_ch],
             OP,
-            u64::MAX,
             blocking,
             libc::POLLIN,
             u64::MAX,
@@ -534,9 +527,7 @@ pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
                 };
                 r.map(|t| (t, None))
             },
-        );
-        g.release();
-        result.map(|o| pack(&o))
+        )
     })
 }
 
@@ -581,18 +572,7 @@ pub extern "system" fn Java_io_zcopy_Native_isRegularFile<'l>(
 }
 
 fn is_regular(fd: BorrowedFd<'_>) -> Result<bool> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `st` is a valid out-pointer for one `struct stat`.
-    let rc = unsafe { libc::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd), st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(Failure::Core(zcopy::Error::Io {
-            op: "fstat",
-            source: std::io::Error::last_os_error(),
-        }));
-    }
-    // SAFETY: fstat succeeded, so it filled `st`.
-    let mode = unsafe { st.assume_init() }.st_mode;
-    Ok(mode & libc::S_IFMT == libc::S_IFREG)
+    zcopy::is_regular_file(fd).map_err(|source| Failure::Core(zcopy::Error::Io { op: "fstat", source }))
 }
 
 /// `Native.closeLocksAvailable()`: whether this JDK's channels have the close lock that the

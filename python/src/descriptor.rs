@@ -16,7 +16,7 @@
 //! (files, `/dev/null`: see [`cannot_wait`]). Everything else is duplicated and runs with the
 //! GIL released. Numbers from `make bench-python`.
 
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -86,29 +86,17 @@ fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
 
 /// The two descriptors of one call, and whether it may release the GIL.
 pub struct Call {
-    /// The numbers the call uses: the caller's own (with the GIL held for the whole call), or
-    /// duplicates owned by the call (`detach`), closed when it ends.
-    fds: [RawFd; 2],
+    /// The caller's own numbers.
     numbers: [RawFd; 2],
-    detach: bool,
+    /// Duplicates owned by the call, when it may wait: it then runs on them with the GIL
+    /// released. Without them the call uses `numbers` with the GIL held throughout.
+    dups: Option<[OwnedFd; 2]>,
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        if !self.detach {
-            return;
-        }
-        let [a, b] = self.fds;
-        // The second duplicate is asked for above the first, so most often one close_range
-        // releases both.
-        // SAFETY: both numbers are duplicates this call made and nothing else owns; close_range
-        // and close touch no memory.
-        unsafe {
-            if b == a + 1 && libc::syscall(libc::SYS_close_range, a, b, 0) == 0 {
-                return;
-            }
-            libc::close(a);
-            libc::close(b);
+        if let Some([a, b]) = self.dups.take() {
+            zcopy::close_pair(a, b);
         }
     }
 }
@@ -127,31 +115,28 @@ impl Call {
     pub fn take(objs: [&Bound<'_, PyAny>; 2], count: u64, waits_on: Option<usize>) -> PyResult<Call> {
         let numbers = [number(objs[0])?, number(objs[1])?];
         let cannot_wait = waits_on.is_some_and(|i| count <= SMALL && cannot_wait(objs[i], numbers[i]));
+        let mut call = Call { numbers, dups: None };
         if !cannot_wait {
+            // The second above the first, so that one close_range releases both.
             if let Some(a) = duplicate(numbers[0], 0)? {
                 if let Some(b) = duplicate(numbers[1], a.as_raw_fd() + 1)? {
-                    return Ok(Call {
-                        fds: [a.into_raw_fd(), b.into_raw_fd()],
-                        numbers,
-                        detach: true,
-                    });
+                    call.dups = Some([a, b]);
                 }
             }
             // A number is not open: run with the GIL held, where core reports it in its order.
         }
-        Ok(Call {
-            fds: numbers,
-            numbers,
-            detach: false,
-        })
+        Ok(call)
     }
 
     /// The `i`-th descriptor.
     pub fn fd(&self, i: usize) -> BorrowedFd<'_> {
-        // SAFETY: a duplicate stays open until the call is dropped; a caller's own number is
-        // never -1 (see `number`), and the GIL is held while it is used, so no Python thread can
-        // close it; if it is not open, core's first system call on it fails with EBADF.
-        unsafe { BorrowedFd::borrow_raw(self.fds[i]) }
+        match &self.dups {
+            Some(dups) => dups[i].as_fd(),
+            // SAFETY: a caller's own number is never -1 (see `number`), and the GIL is held while
+            // it is used, so no Python thread can close it; if it is not open, core's first
+            // system call on it fails with EBADF.
+            None => unsafe { BorrowedFd::borrow_raw(self.numbers[i]) },
+        }
     }
 
     /// The caller's own number of the `i`-th descriptor (not the duplicate's): the key under
@@ -164,7 +149,7 @@ impl Call {
     /// Runs `f` (the system calls) with the GIL released when the descriptors are duplicates,
     /// with the GIL held otherwise.
     pub fn run<T: Send>(&self, py: Python<'_>, f: impl FnOnce() -> zcopy::Result<T> + Send) -> PyResult<T> {
-        if self.detach {
+        if self.dups.is_some() {
             py.detach(f).py()
         } else {
             f().py()
@@ -172,18 +157,11 @@ impl Call {
     }
 }
 
-/// A duplicate of `fd` (`F_DUPFD_CLOEXEC`) numbered `min` or above, or `None` when `fd` is not
-/// open.
+/// A duplicate of `fd` numbered `min` or above, or `None` when `fd` is not open.
 fn duplicate(fd: RawFd, min: RawFd) -> PyResult<Option<OwnedFd>> {
-    // SAFETY: F_DUPFD_CLOEXEC takes an int argument and touches no memory.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
-    if dup >= 0 {
-        // SAFETY: fcntl returned a new descriptor that nothing else owns.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(dup) }));
+    match zcopy::duplicate_at_least(fd, min) {
+        Ok(dup) => Ok(Some(dup)),
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EBADF) {
-        return Ok(None);
-    }
-    Err(err.into())
 }

@@ -1485,7 +1485,7 @@ fn with_header(
     if body.bytes == 0 && !body.would_block && more != 0 && sent > 0 {
         // The header waits, corked by MSG_MORE, for a body that is not coming (the position is at
         // or past the end of the file): push it out now instead of at the cork timer (~200 ms).
-        push_corked(target.as_raw_fd());
+        push_corked(target);
     }
     Ok(HeaderTransfer { header: sent, body })
 }
@@ -1493,41 +1493,12 @@ fn with_header(
 /// Sends what `MSG_MORE` left waiting on a TCP socket: setting `TCP_NODELAY` pushes pending
 /// output (tcp(7)); the option is then put back as it was. Best effort: on a socket that is not
 /// TCP there is nothing corked to push.
-fn push_corked(fd: RawFd) {
-    let mut old: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `old` and `len` are valid for getsockopt to fill.
-    let got = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&mut old as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if got != 0 {
-        return;
-    }
-    let on: libc::c_int = 1;
-    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `on` and `old` are valid ints for setsockopt to read.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            size,
-        );
-        if old == 0 {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&old as *const libc::c_int).cast(),
-                size,
-            );
+fn push_corked(fd: BorrowedFd<'_>) {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt::TcpNoDelay};
+    if let Ok(was) = getsockopt(&fd, TcpNoDelay) {
+        let _ = setsockopt(&fd, TcpNoDelay, &true);
+        if !was {
+            let _ = setsockopt(&fd, TcpNoDelay, &false);
         }
     }
 }

@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,21 +30,7 @@ class LoaderTest {
     }
 
     private static String run(String... props) throws IOException, InterruptedException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>();
-        cmd.add(java);
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        for (String p : props) {
-            cmd.add(p);
-        }
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Probe.class.getName());
-        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(proc.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, proc.exitValue(), out);
-        return out;
+        return TestSupport.childJvm(List.of(props), Probe.class.getName(), List.of(), true);
     }
 
     @Test

@@ -1,22 +1,55 @@
 package io.zcopy;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /** Shared helpers: files with a known pattern, socket pairs, and what the OS sees. */
 final class TestSupport {
     private TestSupport() {}
+
+    /**
+     * Runs {@code mainClass} in a child JVM (this JVM's java and class path, native access
+     * granted, plus {@code jvmOptions}), asserts it exits 0 within a minute and returns its
+     * standard output, with its standard error merged in when {@code mergeErrors}, else passed
+     * through to this test's.
+     */
+    static String childJvm(List<String> jvmOptions, String mainClass, List<String> args, boolean mergeErrors)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        if (mergeErrors) {
+            pb.redirectErrorStream(true);
+        } else {
+            pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        }
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
 
     /** The shared vectors' pattern: byte i is (i * 7 + i / 251) % 256. */
     static byte[] pattern(int size) {
