@@ -1,0 +1,94 @@
+"""Writes one section of BENCHMARKS.md from a benchmark's printed output.
+
+Every benchmark target (`make bench-core`, `bench-c`, `bench-python`, `bench-java`, `bench-http`,
+`demo`, ...) prints its tables as Markdown; the Makefile keeps a copy of that output and calls
+
+    python3 tests/benchmarks_md.py SECTION "make bench-x ARGS" OUTPUT_FILE [--title TITLE]
+
+which replaces the section SECTION of BENCHMARKS.md (or appends it) with the output, headed by
+the command, the date and the machine it ran on. Sections keep the order in which they first
+appeared; the other sections are left as they are. So BENCHMARKS.md is generated, section by
+section, and every figure in it names the command that produced it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "BENCHMARKS.md"
+
+PREAMBLE = """# zcopy benchmarks
+
+Generated: each section below is written by the command named in it (`tests/benchmarks_md.py`
+replaces one section at a time), with the date and the machine it ran on. Nothing here is edited
+by hand. Read ratios measured in the same run, not absolute figures: the machines are shared and
+noisy, and single runs vary by 10-30 %.
+"""
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f", {int(line.split()[1]) // (1024 * 1024)} GiB"
+                break
+    except (OSError, ValueError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{mem}, Linux {platform.release()}"
+
+
+def section_text(name: str, title: str, command: str, body: str) -> str:
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"<!-- section: {name} -->\n"
+        f"## {title}\n\n"
+        f"`{command}` — {date} — {machine()}\n\n"
+        f"{body.strip()}\n"
+        f"<!-- end: {name} -->\n"
+    )
+
+
+def replace_section(doc: str, name: str, text: str) -> str:
+    pattern = re.compile(
+        rf"<!-- section: {re.escape(name)} -->\n.*?<!-- end: {re.escape(name)} -->\n", re.S
+    )
+    if pattern.search(doc):
+        return pattern.sub(lambda _m: text, doc, count=1)
+    if not doc.endswith("\n"):
+        doc += "\n"
+    return doc + "\n" + text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("section", help="section key, e.g. bench-core")
+    ap.add_argument("command", help="the command that produced the output")
+    ap.add_argument("output", help="file with the benchmark's Markdown output")
+    ap.add_argument("--title", help="the section's heading (default: the command)")
+    ap.add_argument("--doc", default=str(DOC), help="the document to update")
+    args = ap.parse_args()
+    body = Path(args.output).read_text()
+    doc_path = Path(args.doc)
+    doc = doc_path.read_text() if doc_path.exists() else PREAMBLE
+    text = section_text(args.section, args.title or args.command, args.command, body)
+    doc_path.write_text(replace_section(doc, args.section, text))
+    print(f"BENCHMARKS.md: section {args.section} updated from {args.output}")
+
+
+if __name__ == "__main__":
+    main()
