@@ -250,11 +250,11 @@ impl Strategy {
             Strategy::Zcopy(method) => {
                 // SAFETY: `dst` is open for the duration of the call.
                 let target = unsafe { std::os::fd::BorrowedFd::borrow_raw(dst) };
-                let t = match method {
-                    None => zcopy::transfer_all(src.as_fd(), 0, size, target),
-                    Some(m) => zcopy::transfer_all_using(m, src.as_fd(), 0, size, target),
-                }
-                .expect("zcopy transfer");
+                let t = zcopy::TransferRequest::to(0, size as i64)
+                    .policy(zcopy::Policy::All)
+                    .method(method)
+                    .run(src.as_fd(), target)
+                    .expect("zcopy transfer");
                 assert_eq!(t.bytes, size);
                 t.method
             }

@@ -23,8 +23,8 @@ pub enum Error {
     Closed {
         /// The operation that found it closed.
         op: &'static str,
-        /// What was closed: "descriptor", "region", "selector".
-        what: &'static str,
+        /// What was closed.
+        what: Resource,
     },
     /// A descriptor is not open for reading.
     #[error("{op}: descriptor is not open for reading")]
@@ -95,6 +95,29 @@ pub enum Error {
     },
 }
 
+/// What [`Error::Closed`] found closed: bindings pick their language's exception by it (Java's
+/// `ClosedChannelException` for a descriptor, `IllegalStateException` for a region, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resource {
+    /// A file descriptor (a file, socket or pipe of the caller's).
+    Descriptor,
+    /// A mapped region.
+    Region,
+    /// An epoll selector.
+    Selector,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Descriptor => "descriptor",
+            Resource::Region => "region",
+            Resource::Selector => "selector",
+        })
+    }
+}
+
 /// The class of an [`Error`]: what a binding needs to pick its language's exception or code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -122,7 +145,7 @@ pub enum ErrorKind {
 }
 
 /// The OS's description of an error, without Rust's " (os error N)" suffix (bindings show the
-/// errno their own way: Python's `[Errno N]`, C's `zc_last_errno()`).
+/// errno their own way: Python's `[Errno N]`, C's `zc_last_errno()`, Java's `errno()`).
 fn os_message(e: &io::Error) -> String {
     let text = e.to_string();
     match e.raw_os_error() {
@@ -132,6 +155,11 @@ fn os_message(e: &io::Error) -> String {
             .to_owned(),
         None => text,
     }
+}
+
+/// The operating system's description of `errno` (`strerror`), e.g. "Broken pipe".
+pub fn errno_text(errno: i32) -> String {
+    os_message(&io::Error::from_raw_os_error(errno))
 }
 
 /// `Result` with zcopy's [`Error`].
@@ -190,14 +218,31 @@ impl Error {
         }
     }
 
-    /// Classifies an OS error from `op`: `EBADF` becomes [`Error::Closed`], `EAGAIN`
-    /// [`Error::WouldBlock`], `EINVAL` [`Error::InvalidArgument`]; the rest stay [`Error::Io`].
-    pub(crate) fn os(op: &'static str, source: io::Error) -> Error {
-        match source.raw_os_error() {
-            Some(libc::EBADF) => Error::Closed {
-                op,
-                what: "descriptor",
+    /// The operating system's description of [`Error::raw_os_error`] ("Broken pipe"), for
+    /// bindings that show the errno beside it; the error's own text when it has no errno.
+    pub fn os_text(&self) -> String {
+        match self {
+            Error::Io { source, .. } => os_message(source),
+            _ => match self.raw_os_error() {
+                Some(errno) => errno_text(errno),
+                None => self.to_string(),
             },
+        }
+    }
+
+    /// A descriptor found closed (or never open) by `op`.
+    pub fn closed_descriptor(op: &'static str) -> Error {
+        Error::Closed {
+            op,
+            what: Resource::Descriptor,
+        }
+    }
+
+    /// Classifies an OS error from `op`: `EBADF` becomes [`Error::Closed`] (of a descriptor),
+    /// `EAGAIN` [`Error::WouldBlock`]; the rest stay [`Error::Io`].
+    pub fn os(op: &'static str, source: io::Error) -> Error {
+        match source.raw_os_error() {
+            Some(libc::EBADF) => Error::closed_descriptor(op),
             Some(libc::EAGAIN) => Error::WouldBlock { op },
             _ => Error::Io { op, source },
         }
@@ -235,7 +280,7 @@ pub fn non_negative(op: &'static str, what: &'static str, value: i64) -> Result<
 }
 
 /// Checks that `[offset, offset + len)` lies inside `0..size`, without overflowing.
-pub(crate) fn check_range(op: &'static str, offset: u64, len: u64, size: u64) -> Result<()> {
+pub fn check_range(op: &'static str, offset: u64, len: u64, size: u64) -> Result<()> {
     if offset > size || len > size - offset {
         return Err(Error::OutOfRange {
             op,

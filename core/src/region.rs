@@ -14,7 +14,7 @@ use memmap2::{MmapOptions, MmapRaw};
 use crate::error::check_range;
 use crate::guard::{self, Slot};
 use crate::sys::{self, syscall, FdFlags, FdKind};
-use crate::{Error, Result};
+use crate::{Error, Resource, Result};
 
 /// How a region may be accessed, and whether writes reach the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -451,7 +451,7 @@ impl MappedRegion {
     /// [`Error::Closed`], then [`Error::Truncated`].
     pub fn check(&self, op: &'static str) -> Result<()> {
         if !self.is_open() {
-            return Err(Error::Closed { op, what: "region" });
+            return Err(Error::Closed { op, what: Resource::Region });
         }
         if self.is_truncated() {
             return Err(Error::Truncated { op });

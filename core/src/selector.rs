@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::sys::epoll;
-use crate::{Error, Result};
+use crate::{Error, Resource, Result};
 
 /// The value a registration carries back in its events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -300,7 +300,7 @@ impl Selector {
 
     fn check_open(&self, op: &'static str) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed { op, what: "selector" });
+            return Err(Error::Closed { op, what: Resource::Selector });
         }
         Ok(())
     }

@@ -5,13 +5,13 @@ mod support;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 
 use support::{closed_fd, drain, file_with, pattern, pipe, set_nonblocking, tcp_pair};
 use zcopy::{
-    check_transfer_from_args, check_transfer_to_args, last_method, transfer_all, transfer_from, transfer_to,
-    transfer_to_with_header, ErrorKind, SpliceFlags, TransferMethod,
+    last_method, transfer_all, transfer_from, transfer_to, Descriptors, Direction, ErrorKind, Policy, SpliceFlags,
+    TransferMethod, TransferRequest,
 };
 
 fn contents(f: &mut File) -> Vec<u8> {
@@ -421,19 +421,22 @@ fn bad_descriptors_are_classified_in_jdk_order() {
 fn signed_arguments_are_checked_after_descriptors() {
     let (_s, src) = file_with(&pattern(100));
     let (_d, dst) = file_with(b"");
-    assert_eq!(
-        check_transfer_to_args(src.as_fd(), 5, 6, dst.as_fd()).unwrap(),
-        (5, 6)
-    );
-    let e = check_transfer_to_args(src.as_fd(), -1, 6, dst.as_fd()).unwrap_err();
+    fn to(pos: i64, count: i64, s: BorrowedFd<'_>, d: BorrowedFd<'_>) -> zcopy::Result<zcopy::Transfer> {
+        TransferRequest::to(pos, count).run(s, d)
+    }
+    fn from(pos: i64, count: i64, s: BorrowedFd<'_>, d: BorrowedFd<'_>) -> zcopy::Result<zcopy::Transfer> {
+        TransferRequest::from(pos, count).run(s, d)
+    }
+    assert_eq!(to(5, 6, src.as_fd(), dst.as_fd()).unwrap().bytes, 6);
+    let e = to(-1, 6, src.as_fd(), dst.as_fd()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    let e = check_transfer_to_args(src.as_fd(), 1, i64::MIN, dst.as_fd()).unwrap_err();
+    let e = to(1, i64::MIN, src.as_fd(), dst.as_fd()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    let e = check_transfer_to_args(closed_fd(), -1, 6, dst.as_fd()).unwrap_err();
+    let e = to(-1, 6, closed_fd(), dst.as_fd()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
-    let e = check_transfer_from_args(dst.as_fd(), closed_fd(), -1, 6).unwrap_err();
+    let e = from(-1, 6, closed_fd(), dst.as_fd()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
-    let e = check_transfer_from_args(dst.as_fd(), src.as_fd(), 0, -6).unwrap_err();
+    let e = from(0, -6, src.as_fd(), dst.as_fd()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }
 
@@ -524,16 +527,12 @@ fn header_and_body_in_one_call() {
     let (_s, src) = file_with(&data);
     let (client, server) = tcp_pair();
     let reader = drain(server);
-    let h = transfer_to_with_header(
-        src.as_fd(),
-        0,
-        100_000,
-        client.as_fd(),
-        b"HTTP/1.1 200 OK\r\n\r\n",
-    )
-    .unwrap();
+    let h = TransferRequest::to(0, 100_000)
+        .header(b"HTTP/1.1 200 OK\r\n\r\n")
+        .run(src.as_fd(), client.as_fd())
+        .unwrap();
     assert_eq!(h.header, 19);
-    assert_eq!(h.body.bytes, 100_000);
+    assert_eq!(h.bytes, 100_000);
     drop(client);
     let got = reader.join().unwrap();
     assert_eq!(&got[..19], b"HTTP/1.1 200 OK\r\n\r\n");
@@ -568,7 +567,27 @@ fn many_threads_transfer_at_once_through_their_own_pipes() {
 
 #[test]
 fn every_method_can_be_forced_where_it_applies() {
-    use zcopy::{transfer_all_using, transfer_from_using};
+    fn transfer_all_using(
+        m: TransferMethod,
+        src: BorrowedFd<'_>,
+        pos: u64,
+        count: u64,
+        dst: BorrowedFd<'_>,
+    ) -> zcopy::Result<zcopy::Transfer> {
+        TransferRequest::to(pos as i64, count.min(i64::MAX as u64) as i64)
+            .policy(Policy::All)
+            .method(Some(m))
+            .run(src, dst)
+    }
+    fn transfer_from_using(
+        m: TransferMethod,
+        dst: BorrowedFd<'_>,
+        src: BorrowedFd<'_>,
+        pos: i64,
+        count: i64,
+    ) -> zcopy::Result<zcopy::Transfer> {
+        TransferRequest::from(pos, count).method(Some(m)).run(src, dst)
+    }
     let data = pattern(300_000);
     let (_s, src) = file_with(&data);
     for method in [
@@ -622,13 +641,41 @@ fn transfers_count_their_system_calls() {
     let t = transfer_to(src.as_fd(), 0, 4096, dst.as_fd()).unwrap();
     assert_eq!(t.syscalls, 1, "a steady-state transfer is one system call");
     assert_eq!(zcopy::last_transfer(), t);
-    let t =
-        zcopy::transfer_all_using(TransferMethod::ReadWrite, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
+    let all_using = |m| {
+        TransferRequest::to(0, 4 << 20)
+            .policy(Policy::All)
+            .method(Some(m))
+            .run(src.as_fd(), dst.as_fd())
+    };
+    let t = all_using(TransferMethod::ReadWrite).unwrap();
     // 64 KiB buffer: one pread and one write per 64 KiB, plus the slow-path probes.
     assert!(t.syscalls >= 128 && t.syscalls < 128 + 16, "{}", t.syscalls);
-    let t =
-        zcopy::transfer_all_using(TransferMethod::Sendfile, src.as_fd(), 0, 4 << 20, dst.as_fd()).unwrap();
+    let t = all_using(TransferMethod::Sendfile).unwrap();
     assert!(t.syscalls < 16, "{}", t.syscalls);
+}
+
+/// A binding's guard in miniature: lends two descriptors and keeps route hints under `key`.
+struct Keyed<'a> {
+    src: BorrowedFd<'a>,
+    dst: BorrowedFd<'a>,
+    key: i32,
+}
+
+impl Descriptors for Keyed<'_> {
+    type Error = zcopy::Error;
+
+    fn step<R>(&mut self, f: impl FnOnce(BorrowedFd<'_>, BorrowedFd<'_>) -> R) -> zcopy::Result<Option<R>> {
+        Ok(Some(f(self.src, self.dst)))
+    }
+
+    fn hint_key(&self, _dir: Direction) -> Option<i32> {
+        Some(self.key)
+    }
+
+    fn wait(&mut self, _dir: Direction) -> zcopy::Result<bool> {
+        zcopy::binding::wait_ready(self.dst, libc::POLLOUT).map_err(|e| zcopy::Error::os("poll", e))?;
+        Ok(true)
+    }
 }
 
 #[test]
@@ -645,7 +692,15 @@ fn keyed_hints_follow_the_callers_descriptor_not_a_reused_number() {
     // Keys no other test uses, so that hints left by parallel tests cannot interfere.
     const SOCKET_KEY: i32 = 65_001;
     const FILE_KEY: i32 = 65_002;
-    let t = zcopy::transfer_all_keyed(src.as_fd(), 0, 100_000, dup_fd.as_fd(), SOCKET_KEY).unwrap();
+    let mut keyed = Keyed {
+        src: src.as_fd(),
+        dst: dup_fd.as_fd(),
+        key: SOCKET_KEY,
+    };
+    let t = TransferRequest::to(0, 100_000)
+        .policy(Policy::All)
+        .run_with(&mut keyed)
+        .unwrap();
     assert_eq!(t.bytes, 100_000);
     drop(dup_fd);
     drop(a);
@@ -657,7 +712,12 @@ fn keyed_hints_follow_the_callers_descriptor_not_a_reused_number() {
     let dup = unsafe { libc::fcntl(dst.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
     // SAFETY: a new descriptor we own.
     let dup_fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) };
-    let t = zcopy::transfer_to_keyed(src.as_fd(), 0, 100_000, dup_fd.as_fd(), FILE_KEY).unwrap();
+    let mut keyed = Keyed {
+        src: src.as_fd(),
+        dst: dup_fd.as_fd(),
+        key: FILE_KEY,
+    };
+    let t = TransferRequest::to(0, 100_000).run_with(&mut keyed).unwrap();
     assert_eq!((t.bytes, t.method), (100_000, TransferMethod::CopyFileRange));
 }
 
@@ -699,8 +759,11 @@ fn a_header_with_no_body_left_is_not_held_back_by_msg_more() {
     // Position at the end: the body moves nothing, so the header must leave now, not at the
     // cork timer (about 200 ms later).
     let t0 = std::time::Instant::now();
-    let h = transfer_to_with_header(src.as_fd(), 100, 50, client.as_fd(), b"HEAD").unwrap();
-    assert_eq!((h.header, h.body.bytes), (4, 0));
+    let h = TransferRequest::to(100, 50)
+        .header(b"HEAD")
+        .run(src.as_fd(), client.as_fd())
+        .unwrap();
+    assert_eq!((h.header, h.bytes), (4, 0));
     let mut buf = [0u8; 4];
     server.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"HEAD");

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 
 use serde_json::Value;
 use support::{closed_fd, pattern, pipe};
-use zcopy::{Error, ErrorKind, MapMode, MapOptions, TransferMethod};
+use zcopy::{Error, ErrorKind, MapMode, MapOptions, TransferMethod, TransferRequest};
 
 /// A descriptor made from a vector's description, with whatever must stay alive beside it.
 struct Made {
@@ -179,14 +179,7 @@ fn map_vectors() {
 }
 
 fn method(name: &str) -> TransferMethod {
-    match name {
-        "copy_file_range" => TransferMethod::CopyFileRange,
-        "sendfile" => TransferMethod::Sendfile,
-        "splice" => TransferMethod::Splice,
-        "mmap+write" => TransferMethod::MmapWrite,
-        "read/write" => TransferMethod::ReadWrite,
-        other => panic!("method {other}"),
-    }
+    TransferMethod::from_name(name).unwrap_or_else(|| panic!("method {name}"))
 }
 
 #[test]
@@ -200,23 +193,11 @@ fn transfer_vectors() {
             case["count"].as_i64().unwrap(),
         );
         let forced = case["using"].as_str().map(method);
-        let res =
-            match case["op"].as_str().unwrap() {
-                "transfer_to" => {
-                    zcopy::check_transfer_to_args(file.fd(), pos, count, other.fd()).and_then(|(p, c)| {
-                        match forced {
-                            Some(m) => zcopy::transfer_to_using(m, file.fd(), p, c, other.fd()),
-                            None => zcopy::transfer_to(file.fd(), p, c, other.fd()),
-                        }
-                    })
-                }
-                "transfer_from" => zcopy::check_transfer_from_args(file.fd(), other.fd(), pos, count)
-                    .and_then(|(p, c)| match forced {
-                        Some(m) => zcopy::transfer_from_using(m, file.fd(), other.fd(), p, c),
-                        None => zcopy::transfer_from(file.fd(), other.fd(), p, c),
-                    }),
-                op => panic!("op {op}"),
-            };
+        let res = match case["op"].as_str().unwrap() {
+            "transfer_to" => TransferRequest::to(pos, count).method(forced).run(file.fd(), other.fd()),
+            "transfer_from" => TransferRequest::from(pos, count).method(forced).run(other.fd(), file.fd()),
+            op => panic!("op {op}"),
+        };
         let expect = &case["expect"];
         if check_error(name, expect, &res) {
             continue;

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use zcopy::{ErrorKind, TransferMethod};
+use zcopy::{ErrorKind, TransferMethod, TransferRequest};
 
 #[path = "common.rs"]
 mod common;
@@ -36,28 +36,16 @@ fuzz_target!(|input: Input| {
     let (dr, dw) = access(input.dst_access);
     let src = common::reopen(&src_file, sr, sw);
     let dst = common::reopen(&dst_file, dr, dw);
-    let method = match input.method % 7 {
-        0 => Some(TransferMethod::CopyFileRange),
-        1 => Some(TransferMethod::Sendfile),
-        2 => Some(TransferMethod::Splice),
-        3 => Some(TransferMethod::MmapWrite),
-        4 => Some(TransferMethod::ReadWrite),
-        _ => None,
-    };
+    let method = TransferMethod::ALL.get(usize::from(input.method % 7)).copied();
     let size = u64::from(input.src_size);
     // Bound positions so transfer_from cannot make huge sparse files.
     let position = input.position.clamp(i64::MIN, 1 << 20);
-    let res = if input.from {
-        zcopy::check_transfer_from_args(dst.as_fd(), src.as_fd(), position, input.count).and_then(|(p, c)| match method {
-            Some(m) => zcopy::transfer_from_using(m, dst.as_fd(), src.as_fd(), p, c),
-            None => zcopy::transfer_from(dst.as_fd(), src.as_fd(), p, c),
-        })
+    let request = if input.from {
+        TransferRequest::from(position, input.count)
     } else {
-        zcopy::check_transfer_to_args(src.as_fd(), position, input.count, dst.as_fd()).and_then(|(p, c)| match method {
-            Some(m) => zcopy::transfer_to_using(m, src.as_fd(), p, c, dst.as_fd()),
-            None => zcopy::transfer_to(src.as_fd(), p, c, dst.as_fd()),
-        })
+        TransferRequest::to(position, input.count)
     };
+    let res = request.method(method).run(src.as_fd(), dst.as_fd());
     let t = match res {
         Ok(t) => t,
         Err(e) => {

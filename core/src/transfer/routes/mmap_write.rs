@@ -1,0 +1,140 @@
+//! The source file mapped read-only and written out from the mapping: one CPU copy, made by the
+//! kernel inside `write`/`pwrite` (a page that vanished because the file was truncated is
+//! `EFAULT` there, never a `SIGBUS` in this process). Mapped in chunks, as the JDK does.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use memmap2::MmapOptions;
+use nix::unistd::{lseek, Whence};
+
+use super::super::job::{failed, is_fallback_errno, Direction, Job, Step};
+use super::Route;
+use crate::{Error, Result};
+
+/// The mapped route maps the source in chunks of this size (as the JDK does).
+const MAPPED_CHUNK: u64 = 8 << 20;
+
+pub(super) fn run(job: &Job<'_>) -> Result<Step> {
+    match job.dir {
+        Direction::To => to(job),
+        Direction::From => from(job),
+    }
+}
+
+/// Writes all of `[buf, buf + len)` to `fd` (at `offset` when given). Returns the bytes written,
+/// the error that stopped it, and whether a stream took a short write (it is full: stop there,
+/// as the JDK does).
+///
+/// Raw pointers, not slices: the bytes may be a mapping of a file that another process changes or
+/// truncates, which no Rust reference may point into; the kernel reads them and reports a
+/// vanished page as `EFAULT`.
+pub(super) fn write_out(
+    job: &Job<'_>,
+    fd: BorrowedFd<'_>,
+    buf: *const u8,
+    len: usize,
+    mut offset: Option<i64>,
+) -> (usize, Option<io::Error>, bool) {
+    let fd = fd.as_raw_fd();
+    let mut written = 0usize;
+    while written < len {
+        let res = job.sys(|| {
+            // SAFETY: [buf, buf + len) is readable memory (a buffer or a live read-only mapping)
+            // for the duration of the call; the kernel copies from it.
+            let p = unsafe { buf.add(written) }.cast::<libc::c_void>();
+            // SAFETY: as above; the descriptor is a plain number the kernel checks.
+            let n = unsafe {
+                match offset {
+                    Some(off) => libc::pwrite(fd, p, len - written, off),
+                    None => libc::write(fd, p, len - written),
+                }
+            };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match res {
+            Ok(0) => return (written, Some(io::Error::from_raw_os_error(libc::EIO)), false),
+            Ok(n) => {
+                written += n;
+                if let Some(off) = offset.as_mut() {
+                    *off += n as i64;
+                }
+                if written < len && offset.is_none() {
+                    return (written, None, true);
+                }
+            }
+            Err(e) => return (written, Some(e), false),
+        }
+    }
+    (written, None, false)
+}
+
+fn to(job: &Job<'_>) -> Result<Step> {
+    let size = job.fstat(job.src)?.size;
+    let end = size.min(job.position + job.count);
+    let mut pos = job.position;
+    let mut done = 0u64;
+    while pos < end {
+        let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
+        job.tick(2); // mmap and munmap
+        let map = match MmapOptions::new().offset(pos).len(chunk).map_raw_read_only(job.src.as_raw_fd()) {
+            Ok(map) => map,
+            Err(e) if done == 0 => {
+                let errno = e.raw_os_error().unwrap_or(0);
+                return if is_fallback_errno(errno) || errno == libc::EACCES {
+                    Ok(Step::Fallback { kind_wide: false })
+                } else {
+                    Err(Error::os(job.op(), e))
+                };
+            }
+            Err(_) => break,
+        };
+        let (n, err, short) = write_out(job, job.dst, map.as_ptr(), chunk, None);
+        done += n as u64;
+        pos += n as u64;
+        if let Some(e) = err {
+            return failed(job, Route::MmapWrite, e, done);
+        }
+        if short {
+            return Ok(Step::blocked(done));
+        }
+    }
+    Ok(Step::moved(done))
+}
+
+fn from(job: &Job<'_>) -> Result<Step> {
+    let op = job.op();
+    let start = job
+        .sys(|| lseek(job.src, 0, Whence::SeekCur))
+        .map_err(|e| Error::os(op, e))? as u64;
+    let size = job.fstat(job.src)?.size;
+    let end = size.min(start.saturating_add(job.count));
+    let mut pos = start;
+    let mut res = Ok(());
+    while pos < end {
+        let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
+        job.tick(2); // mmap and munmap
+        let map = match MmapOptions::new().offset(pos).len(chunk).map_raw_read_only(job.src.as_raw_fd()) {
+            Ok(map) => map,
+            Err(_) if pos == start => return Ok(Step::Fallback { kind_wide: false }),
+            Err(_) => break,
+        };
+        let at = (job.position + (pos - start)) as i64;
+        let (n, err, _) = write_out(job, job.dst, map.as_ptr(), chunk, Some(at));
+        pos += n as u64;
+        if let Some(e) = err {
+            res = Err(e);
+            break;
+        }
+    }
+    job.sys(|| lseek(job.src, pos as libc::off_t, Whence::SeekSet))
+        .map_err(|e| Error::os(op, e))?;
+    match res {
+        Ok(()) => Ok(Step::moved(pos - start)),
+        Err(e) => failed(job, Route::MmapWrite, e, pos - start),
+    }
+}

@@ -1,0 +1,204 @@
+//! The routes a transfer can take, one file each, and the table that drives the chain.
+//!
+//! A route moves bytes between the job's descriptors with one kernel mechanism and reports
+//! [`Step::Moved`] (possibly 0 bytes, possibly would-block) or [`Step::Fallback`] (nothing moved;
+//! this pair of descriptors needs another route). The planner tries the routes of [`ROUTES`]
+//! that serve a pair, in the table's order unless the pair's facts say otherwise. Adding a route
+//! (io_uring, say) is one new file here and one line in [`ROUTES`].
+
+mod copy_file_range;
+mod mmap_write;
+mod read_write;
+mod sendfile;
+mod splice;
+
+use super::job::{Direction, Job, Step};
+use super::method::TransferMethod;
+use crate::sys::FdKind;
+use crate::Result;
+
+/// What the planner knows of a pair of descriptors when it picks routes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pair {
+    pub(crate) dir: Direction,
+    /// The kinds of the source and the target.
+    pub(crate) src: FdKind,
+    pub(crate) dst: FdKind,
+    /// The source is a regular file that reports a size above 0 (procfs and sysfs files report
+    /// 0 and must be read until they end: only `read`/`write` can do that).
+    pub(crate) sized_file: bool,
+    /// The target of a transfer *to* was opened `O_APPEND` (the in-kernel copies refuse it).
+    pub(crate) append: bool,
+}
+
+impl Pair {
+    /// A regular file with a size on the reading side, a target that accepts positioned kernel
+    /// copies.
+    fn kernel_copy_source(&self) -> bool {
+        self.src == FdKind::File && self.sized_file && !self.append
+    }
+}
+
+/// A route's identity: the bit the planner's caches keep, and the byte route hints store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Route {
+    CopyFileRange = 1,
+    Sendfile = 2,
+    /// One `splice` where one side is a pipe already.
+    SpliceDirect = 3,
+    /// Two `splice`s through this thread's pipe.
+    SpliceViaPipe = 4,
+    MmapWrite = 5,
+    ReadWrite = 6,
+}
+
+/// One line of the table: what a route is, which pairs it can serve, and how it runs.
+pub(crate) struct RouteDef {
+    pub(crate) route: Route,
+    pub(crate) method: TransferMethod,
+    serves: fn(&Pair) -> bool,
+    run: fn(&Job<'_>) -> Result<Step>,
+    /// The last route of every chain: its errors are the transfer's, never a fallback.
+    pub(crate) last_resort: bool,
+    /// Reads the source through a mapping: `EFAULT` means the file was truncated.
+    pub(crate) mapped: bool,
+}
+
+/// Every route, in the order tried when nothing else is known: in-kernel copies first, then one
+/// CPU copy, then two.
+pub(crate) static ROUTES: [RouteDef; 6] = [
+    RouteDef {
+        route: Route::CopyFileRange,
+        method: TransferMethod::CopyFileRange,
+        serves: |p| p.kernel_copy_source() && p.dst == FdKind::File,
+        run: copy_file_range::run,
+        last_resort: false,
+        mapped: false,
+    },
+    RouteDef {
+        route: Route::Sendfile,
+        method: TransferMethod::Sendfile,
+        serves: |p| p.dir == Direction::To && p.kernel_copy_source(),
+        run: sendfile::run,
+        last_resort: false,
+        mapped: false,
+    },
+    RouteDef {
+        route: Route::SpliceDirect,
+        method: TransferMethod::Splice,
+        serves: |p| match p.dir {
+            Direction::To => p.kernel_copy_source() && p.dst == FdKind::Pipe,
+            Direction::From => p.src == FdKind::Pipe,
+        },
+        run: splice::direct,
+        last_resort: false,
+        mapped: false,
+    },
+    RouteDef {
+        route: Route::SpliceViaPipe,
+        method: TransferMethod::Splice,
+        serves: |p| match p.dir {
+            Direction::To => p.kernel_copy_source() && p.dst != FdKind::Pipe,
+            Direction::From => matches!(p.src, FdKind::Socket | FdKind::Other),
+        },
+        run: splice::via_pipe,
+        last_resort: false,
+        mapped: false,
+    },
+    RouteDef {
+        route: Route::MmapWrite,
+        method: TransferMethod::MmapWrite,
+        serves: |p| p.src == FdKind::File && p.sized_file,
+        run: mmap_write::run,
+        last_resort: false,
+        mapped: true,
+    },
+    RouteDef {
+        route: Route::ReadWrite,
+        method: TransferMethod::ReadWrite,
+        serves: |_| true,
+        run: read_write::run,
+        last_resort: true,
+        mapped: false,
+    },
+];
+
+impl Route {
+    /// The table line of this route.
+    pub(crate) fn def(self) -> &'static RouteDef {
+        &ROUTES[self as usize - 1]
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Option<Route> {
+        ROUTES.iter().map(|d| d.route).find(|&r| r as u8 == v)
+    }
+
+    pub(crate) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    pub(crate) fn method(self) -> TransferMethod {
+        self.def().method
+    }
+
+    pub(crate) fn run(self, job: &Job<'_>) -> Result<Step> {
+        (self.def().run)(job)
+    }
+}
+
+impl RouteDef {
+    pub(crate) fn serves(&self, pair: &Pair) -> bool {
+        (self.serves)(pair)
+    }
+}
+
+/// Below this count the mapped route is not worth a mapping (the JDK's threshold).
+pub(crate) const MAPPED_THRESHOLD: u64 = 16 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_indexed_by_route() {
+        for (i, def) in ROUTES.iter().enumerate() {
+            assert_eq!(def.route as usize, i + 1);
+            assert!(std::ptr::eq(def.route.def(), def));
+            assert_eq!(Route::from_u8(def.route as u8), Some(def.route));
+        }
+        assert_eq!(ROUTES.iter().filter(|d| d.last_resort).count(), 1);
+        assert!(ROUTES.last().is_some_and(|d| d.last_resort));
+    }
+
+    fn chain(dir: Direction, src: FdKind, dst: FdKind, sized_file: bool, append: bool) -> Vec<Route> {
+        let pair = Pair {
+            dir,
+            src,
+            dst,
+            sized_file,
+            append,
+        };
+        ROUTES.iter().filter(|d| d.serves(&pair)).map(|d| d.route).collect()
+    }
+
+    #[test]
+    fn the_default_chains_per_pair() {
+        use Direction::{From, To};
+        use FdKind::{File, Other, Pipe, Socket};
+        use Route::*;
+        assert_eq!(
+            chain(To, File, File, true, false),
+            [CopyFileRange, Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]
+        );
+        assert_eq!(chain(To, File, Pipe, true, false), [Sendfile, SpliceDirect, MmapWrite, ReadWrite]);
+        assert_eq!(chain(To, File, Socket, true, false), [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]);
+        assert_eq!(chain(To, File, Other, true, false), [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]);
+        assert_eq!(chain(To, File, File, true, true), [MmapWrite, ReadWrite]);
+        assert_eq!(chain(To, File, Socket, false, false), [ReadWrite]);
+        assert_eq!(chain(From, File, File, true, false), [CopyFileRange, MmapWrite, ReadWrite]);
+        assert_eq!(chain(From, File, File, false, false), [ReadWrite]);
+        assert_eq!(chain(From, Pipe, File, false, false), [SpliceDirect, ReadWrite]);
+        assert_eq!(chain(From, Socket, File, false, false), [SpliceViaPipe, ReadWrite]);
+    }
+}
