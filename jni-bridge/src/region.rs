@@ -47,11 +47,15 @@ fn region<'a>(handle: jlong) -> Result<&'a Arc<MappedRegion>> {
     Ok(unsafe { &*ptr })
 }
 
-fn mode_of(mode: jint) -> Result<MapMode> {
+/// The Java side's mode codes: `MapMode.READ_ONLY`, `READ_WRITE`, `PRIVATE`, then
+/// `ExtendedMapMode.READ_ONLY_SYNC` and `READ_WRITE_SYNC`; the flag says `MAP_SYNC`.
+fn mode_of(mode: jint) -> Result<(MapMode, bool)> {
     Ok(match mode {
-        0 => MapMode::ReadOnly,
-        1 => MapMode::ReadWrite,
-        2 => MapMode::Private,
+        0 => (MapMode::ReadOnly, false),
+        1 => (MapMode::ReadWrite, false),
+        2 => (MapMode::Private, false),
+        3 => (MapMode::ReadOnly, true),
+        4 => (MapMode::ReadWrite, true),
         other => {
             return Err(Failure::Throw(
                 "java/lang/UnsupportedOperationException",
@@ -74,10 +78,11 @@ pub extern "system" fn Java_io_zcopy_Native_regionMap<'l>(
     private_needs_write: jboolean,
 ) -> jlong {
     native!(env, |e| {
-        let mode = mode_of(mode)?;
+        let (mode, sync) = mode_of(mode)?;
         let channel = Channel::require(e, &channel, "the channel")?;
         let mut options = MapOptions::new(mode);
         options
+            .sync(sync)
             .position_signed(position)
             .size_signed(size)
             .grow(Grow::IfDescriptorWritable)

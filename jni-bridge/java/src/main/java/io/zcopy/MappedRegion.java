@@ -18,6 +18,13 @@ import java.util.Objects;
  * range is finally unmapped (immediately at close when no buffer was ever made). No use of a
  * stale buffer can crash the JVM.
  *
+ * <p><b>Garbage collection.</b> A region that is never closed behaves like a JDK
+ * {@code MappedByteBuffer}: every buffer it handed out ({@link #buffer()}, {@link #slice(long, int)}
+ * and their {@code slice()}, {@code duplicate()} and read-only views) keeps the mapping alive for
+ * as long as the buffer is reachable, even after the region object itself was dropped, so
+ * {@code ByteBuffer b = ZeroCopy.map(ch, READ_WRITE, 0, n).buffer()} keeps reading and writing
+ * the file. The mapping goes when the region and all its buffers are unreachable.
+ *
  * <p>After {@code close()}, every method of the region except {@link #isOpen()},
  * {@link #size()}, {@link #position()}, {@link #mode()} and {@code close()} itself throws
  * {@link IllegalStateException}, as a closed JDK 22 {@code Arena}'s segments do: a closed
@@ -55,6 +62,7 @@ public final class MappedRegion implements AutoCloseable {
     static final Cleaner CLEANER = Cleaner.create();
 
     private final HandleGuard guard;
+    private final Closer closer;
     private final Cleaner.Cleanable cleanable;
     private final MapMode mode;
     private final long position;
@@ -80,9 +88,18 @@ public final class MappedRegion implements AutoCloseable {
         }
     }
 
-    /** Closes and releases the owner handle, from close() or from the Cleaner. */
+    /**
+     * Releases the region's own handle: from {@link #close()}, which first releases the file
+     * (the anonymous remap), or from the Cleaner once the region object is unreachable, which
+     * only lets go of the handle. Collection must never cut a reachable buffer off its file: a
+     * {@code ByteBuffer} kept after its region was dropped is the natural port of
+     * {@code ch.map(...)}, and each buffer root holds a handle of its own, so the mapping stays
+     * until the last buffer is collected too, as a JDK {@code MappedByteBuffer}'s does.
+     */
     private static final class Closer implements Runnable {
         private final HandleGuard guard;
+        /** Set by {@link MappedRegion#close()} just before it runs this on its own thread. */
+        private boolean releaseFile;
 
         Closer(HandleGuard guard) {
             this.guard = guard;
@@ -92,7 +109,9 @@ public final class MappedRegion implements AutoCloseable {
         public void run() {
             if (guard.close()) {
                 try {
-                    Native.regionClose(guard.handle());
+                    if (releaseFile) {
+                        Native.regionClose(guard.handle());
+                    }
                 } finally {
                     guard.release();
                 }
@@ -114,13 +133,14 @@ public final class MappedRegion implements AutoCloseable {
         }
     }
 
-    MappedRegion(long handle, MapMode mode, long position, long size) {
+    MappedRegion(long handle, MapMode mode, boolean readOnly, long position, long size) {
         this.guard = new HandleGuard(handle, Native::regionRelease);
-        this.cleanable = CLEANER.register(this, new Closer(guard));
+        this.closer = new Closer(guard);
+        this.cleanable = CLEANER.register(this, closer);
         this.mode = mode;
         this.position = position;
         this.size = size;
-        this.readOnly = mode == MapMode.READ_ONLY;
+        this.readOnly = readOnly;
         this.chunks = new Chunk[(int) ((size + CHUNK - 1) >>> CHUNK_SHIFT)];
     }
 
@@ -470,6 +490,7 @@ public final class MappedRegion implements AutoCloseable {
     public void close() {
         single = null;
         closed = true;
+        closer.releaseFile = true;
         cleanable.clean();
     }
 

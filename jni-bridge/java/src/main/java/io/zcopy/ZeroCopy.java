@@ -3,6 +3,8 @@ package io.zcopy;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.Channel;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileChannel.MapMode;
@@ -82,13 +84,18 @@ public final class ZeroCopy {
      *   <li>channel closed: {@link ClosedChannelException};
      *   <li>{@code position < 0}, {@code size < 0}, {@code position + size} overflowing:
      *       {@link IllegalArgumentException};
-     *   <li>a {@code SYNC} or unknown mode: {@link UnsupportedOperationException};
+     *   <li>an unknown mode: {@link UnsupportedOperationException};
      *   <li>a mode other than READ_ONLY on a channel not open for writing:
      *       {@link NonWritableChannelException} (PRIVATE too, as the JDK requires); a channel not
      *       open for reading: {@link NonReadableChannelException};
      *   <li>past the end of the file: a channel open for writing grows the file (any mode, as
      *       {@code FileChannel.map} does); otherwise {@link IOException}.
      * </ol>
+     * {@code jdk.nio.mapmode.ExtendedMapMode.READ_ONLY_SYNC} and {@code READ_WRITE_SYNC} map
+     * with {@code MAP_SYNC}, as the JDK does on x86-64 and AArch64: on a file of a DAX file
+     * system (persistent memory) writes are durable once flushed from the CPU caches; on any
+     * other file system the kernel refuses the mapping and this method throws
+     * {@link IOException} ("Operation not supported"), as {@code FileChannel.map} does.
      * The mapping does not depend on the channel afterwards: closing the channel leaves it
      * usable. A channel that the JDK did not open on a file descriptor (a user-defined
      * {@code FileChannel}) gives {@link UnsupportedOperationException}.
@@ -135,7 +142,7 @@ public final class ZeroCopy {
         checkMapArgs(mode, position, size);
         checkMapRange(position, size);
         int code = modeCode(mode);
-        FileChannel ch = mode == MapMode.READ_WRITE
+        FileChannel ch = code == 1 || code == 4
                 ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(path, StandardOpenOption.READ);
         try (ch) {
@@ -161,7 +168,12 @@ public final class ZeroCopy {
         }
     }
 
-    private static int modeCode(MapMode mode) {
+    /**
+     * The native code of a mode. {@code jdk.nio.mapmode.ExtendedMapMode}'s SYNC modes are
+     * recognised by name (only the JDK can make a {@code MapMode}, and naming them keeps this
+     * class free of a dependency on the {@code jdk.nio.mapmode} module).
+     */
+    static int modeCode(MapMode mode) {
         if (mode == MapMode.READ_ONLY) {
             return 0;
         }
@@ -171,7 +183,19 @@ public final class ZeroCopy {
         if (mode == MapMode.PRIVATE) {
             return 2;
         }
-        throw new UnsupportedOperationException("unsupported map mode " + mode);
+        switch (mode.toString()) {
+            case "READ_ONLY_SYNC":
+                return 3;
+            case "READ_WRITE_SYNC":
+                return 4;
+            default:
+                throw new UnsupportedOperationException("unsupported map mode " + mode);
+        }
+    }
+
+    /** Whether a mode's code maps read-only ({@code READ_ONLY}, {@code READ_ONLY_SYNC}). */
+    static boolean readOnlyCode(int code) {
+        return code == 0 || code == 3;
     }
 
     private static MappedRegion mapChecked(FileChannel ch, int code, MapMode mode, long position, long size,
@@ -195,7 +219,7 @@ public final class ZeroCopy {
             }
             handle = Native.regionMap(ch, code, position, size, privateNeedsWrite);
         }
-        return new MappedRegion(handle, mode, position, size);
+        return new MappedRegion(handle, mode, readOnlyCode(code), position, size);
     }
 
     private static void relieveHandlePressure() {
@@ -282,17 +306,18 @@ public final class ZeroCopy {
             setLastLoop(n);
             return n;
         }
-        if (JdkChannels.isWritableByDescriptor(target)) {
-            long packed;
-            try {
-                packed = transferToNative(src, position, Math.min(count, MAX_PER_CALL), target, code);
-            } catch (IOException e) {
-                throw closedDuring(e, src, target);
+        try {
+            if (JdkChannels.isWritableByDescriptor(target)) {
+                beginNative();
+                long packed = transferToNative(src, position, Math.min(count, MAX_PER_CALL), target, code);
+                endNative();
+                return unpack(packed);
             }
-            return unpack(packed);
+            requireAuto(method);
+            return transferToChannel(src, position, count, target);
+        } catch (IOException e) {
+            throw transferFailed(e, src, target);
         }
-        requireAuto(method);
-        return transferToChannel(src, position, count, target);
     }
 
     /**
@@ -354,11 +379,15 @@ public final class ZeroCopy {
             throw new ClosedChannelException();
         }
         if (!JdkChannels.isFile(src) || !JdkChannels.isSocket(target)) {
-            while (header.hasRemaining()) {
-                if (target.write(header) == 0) {
-                    LAST.get()[0] = WOULD_BLOCK;
-                    return 0;
+            try {
+                while (header.hasRemaining()) {
+                    if (target.write(header) == 0) {
+                        LAST.get()[0] = WOULD_BLOCK;
+                        return 0;
+                    }
                 }
+            } catch (IOException e) {
+                throw JdkChannels.isFile(src) ? transferFailed(e, src, target) : e;
             }
             return transferTo(src, position, count, target);
         }
@@ -378,6 +407,7 @@ public final class ZeroCopy {
         SelectableChannel sc = (SelectableChannel) target;
         long packed;
         try {
+            beginNative();
             if (!sc.isBlocking() && DescriptorGuard.lockable(src)) {
                 synchronized (sc.blockingLock()) {
                     packed = sc.isBlocking() ? -1 : Native.transferToWithHeader(src, position,
@@ -390,8 +420,9 @@ public final class ZeroCopy {
                 packed = Native.transferToWithHeader(src, position, Math.min(count, MAX_PER_CALL), target,
                         sc.isBlocking(), Native.GUARD_DUP, array, offset, length);
             }
+            endNative();
         } catch (IOException e) {
-            throw closedDuring(e, src, target);
+            throw transferFailed(e, src, target);
         }
         if ((packed & HEADER_SHORT) != 0) {
             header.position(header.position() + (int) (packed & MAX_PER_CALL));
@@ -503,17 +534,18 @@ public final class ZeroCopy {
             setLastLoop(n);
             return n;
         }
-        if (JdkChannels.isReadableByDescriptor(src)) {
-            long packed;
-            try {
-                packed = transferFromNative(target, src, position, Math.min(count, MAX_PER_CALL), code);
-            } catch (IOException e) {
-                throw closedDuring(e, target, src);
+        try {
+            if (JdkChannels.isReadableByDescriptor(src)) {
+                beginNative();
+                long packed = transferFromNative(target, src, position, Math.min(count, MAX_PER_CALL), code);
+                endNative();
+                return unpack(packed);
             }
-            return unpack(packed);
+            requireAuto(method);
+            return transferFromChannel(target, src, position, count);
+        } catch (IOException e) {
+            throw transferFailed(e, target, src);
         }
-        requireAuto(method);
-        return transferFromChannel(target, src, position, count);
     }
 
     /** The native transfer with its descriptor guard, as {@link #transferToNative}. */
@@ -611,13 +643,70 @@ public final class ZeroCopy {
         return packed & MAX_PER_CALL;
     }
 
-    /** JDK 25: a channel closed by another thread during the call is an AsynchronousCloseException. */
-    private static IOException closedDuring(IOException e, java.nio.channels.Channel a, java.nio.channels.Channel b) {
-        if (!(e instanceof AsynchronousCloseException) && (!a.isOpen() || !b.isOpen())) {
+    // ------------------------------------------------------------------ interrupts and closes
+
+    /*
+     * What JDK 22+ FileChannel.transferTo/transferFrom do when the calling thread is interrupted
+     * or a channel is closed by another thread during the call, on every path (native and Java
+     * loop):
+     * - an interrupt (pending when the call starts, or arriving while it runs) closes BOTH
+     *   channels and throws ClosedByInterruptException, with the interrupt status kept; the JDK
+     *   closes the file channel from its interrupt handler and the other one in transferFailed;
+     * - a channel closed by another thread gives AsynchronousCloseException;
+     * - an exception after some bytes moved in a Java loop returns the count instead (the loops'
+     *   own rule), exactly as the JDK's transferToArbitraryChannel does.
+     * A native call is not woken by Thread.interrupt() (it is not one of the JDK's blocking
+     * operations); it notices the interrupt when it returns, and then behaves as above.
+     */
+
+    /** Before a native transfer: a thread already interrupted closes the channels at once. */
+    private static void beginNative() throws ClosedByInterruptException {
+        if (Thread.currentThread().isInterrupted()) {
+            throw new ClosedByInterruptException();
+        }
+    }
+
+    /** After a native transfer: an interrupt that arrived during it wins over its result. */
+    private static void endNative() throws ClosedByInterruptException {
+        beginNative();
+    }
+
+    /**
+     * The exception a transfer between {@code a} and {@code b} ends with after {@code e}
+     * (JDK 22+ {@code FileChannelImpl.transferFailed}): on an interrupt both channels are closed
+     * and {@link ClosedByInterruptException} is returned; a channel closed during the call gives
+     * {@link AsynchronousCloseException}; any other exception is returned as it is.
+     */
+    private static IOException transferFailed(IOException e, Channel a, Channel b) {
+        ClosedByInterruptException cbie = null;
+        if (e instanceof ClosedByInterruptException) {
+            cbie = (ClosedByInterruptException) e;
+        } else if ((e instanceof ClosedChannelException || !a.isOpen() || !b.isOpen())
+                && Thread.currentThread().isInterrupted()) {
+            cbie = new ClosedByInterruptException();
+            cbie.addSuppressed(e);
+        }
+        if (cbie != null) {
+            closeQuietly(a, cbie);
+            closeQuietly(b, cbie);
+            return cbie;
+        }
+        if (e instanceof AsynchronousCloseException) {
+            return e;
+        }
+        if (e instanceof ClosedChannelException || !a.isOpen() || !b.isOpen()) {
             AsynchronousCloseException ace = new AsynchronousCloseException();
-            ace.initCause(e);
+            ace.addSuppressed(e);
             return ace;
         }
         return e;
+    }
+
+    private static void closeQuietly(Channel ch, Exception into) {
+        try {
+            ch.close();
+        } catch (IOException ioe) {
+            into.addSuppressed(ioe);
+        }
     }
 }

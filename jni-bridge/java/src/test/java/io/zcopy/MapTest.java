@@ -92,7 +92,10 @@ class MapTest {
 
     @Test
     void mapMatchesTheJdkOnEveryCombination() throws IOException {
-        MapMode[] modes = {MapMode.READ_ONLY, MapMode.READ_WRITE, MapMode.PRIVATE, null};
+        // The SYNC modes: off a DAX file system both refuse the mapping itself (IOException), after
+        // the same checks and the same file growth; an empty mapping needs no MAP_SYNC.
+        MapMode[] modes = {MapMode.READ_ONLY, MapMode.READ_WRITE, MapMode.PRIVATE, null,
+            jdk.nio.mapmode.ExtendedMapMode.READ_ONLY_SYNC, jdk.nio.mapmode.ExtendedMapMode.READ_WRITE_SYNC};
         String[] opens = {"r", "w", "rw", "append"};
         long[] positions = {0, 1, 4097, 100, 101, 10_000, -1, Long.MIN_VALUE, Long.MAX_VALUE};
         long[] sizes = {0, 1, 10, 100, 200, 9_000, -1, Long.MAX_VALUE - 1};
@@ -176,8 +179,13 @@ class MapTest {
                     assertThrows(IllegalArgumentException.class, () -> ZeroCopy.map(ro, MapMode.READ_ONLY, 0, -1)).getMessage());
             assertEquals("Position + size overflow", assertThrows(IllegalArgumentException.class,
                     () -> ZeroCopy.map(ro, MapMode.READ_ONLY, Long.MAX_VALUE, 1)).getMessage());
-            assertThrows(UnsupportedOperationException.class,
+            // MAP_SYNC off a DAX file system: the kernel refuses the mapping, the JDK says IOException.
+            IOException sync = assertThrows(IOException.class,
                     () -> ZeroCopy.map(ro, jdk.nio.mapmode.ExtendedMapMode.READ_ONLY_SYNC, 0, 1));
+            assertTrue(sync.getMessage().contains("not supported"), sync.getMessage());
+            assertThrows(IOException.class, () -> ro.map(jdk.nio.mapmode.ExtendedMapMode.READ_ONLY_SYNC, 0, 1));
+            assertThrows(NonWritableChannelException.class,
+                    () -> ZeroCopy.map(ro, jdk.nio.mapmode.ExtendedMapMode.READ_WRITE_SYNC, 0, 1));
             assertThrows(NonWritableChannelException.class, () -> ZeroCopy.map(ro, MapMode.READ_WRITE, 0, 1));
             assertThrows(NonWritableChannelException.class, () -> ZeroCopy.map(ro, MapMode.PRIVATE, 0, 1));
             assertThrows(NonReadableChannelException.class, () -> ZeroCopy.map(wo, MapMode.READ_ONLY, 0, 1));
@@ -401,5 +409,81 @@ class MapTest {
         TestSupport.collect();
         long after = TestSupport.mappings();
         assertTrue(after - before < 20, "mappings before " + before + ", after " + after);
+    }
+
+    /** The buffers of one region that the caller drops at once (only the buffers are returned). */
+    private static ByteBuffer[] buffersOfADroppedRegion(FileChannel ch, int size,
+            List<java.lang.ref.WeakReference<MappedRegion>> regions) throws IOException {
+        MappedRegion r = ZeroCopy.map(ch, MapMode.READ_WRITE, 0, size);
+        regions.add(new java.lang.ref.WeakReference<>(r));
+        ByteBuffer whole = r.buffer();
+        ByteBuffer slice = r.slice(4096, 4096);
+        // Views made by the JDK from zcopy's buffers: their attachments are the roots.
+        return new ByteBuffer[] {whole, slice, whole.duplicate(), whole.slice(8192, 100), slice.asReadOnlyBuffer()};
+    }
+
+    /**
+     * The natural port of {@code ByteBuffer b = ch.map(READ_WRITE, 0, n)}: the region is dropped,
+     * its buffers kept. Collections (with allocation pressure) must not cut the buffers off the
+     * file: they read what the file holds and their writes reach it, as a JDK
+     * {@code MappedByteBuffer}'s do.
+     */
+    @Test
+    void keptBuffersKeepTheirMappingAfterTheRegionIsCollected() throws Exception {
+        int size = 4 * 4096;
+        Path p = file(dir, "kept", size);
+        byte[] expect = pattern(size);
+        List<java.lang.ref.WeakReference<MappedRegion>> regions = new ArrayList<>();
+        ByteBuffer[] bufs;
+        try (FileChannel ch = open(p, "rw")) {
+            bufs = buffersOfADroppedRegion(ch, size, regions);
+        }
+        bufs[0].put(0, (byte) 0x5a); // written before any collection
+        for (int round = 0; round < 20 && regions.get(0).get() != null; round++) {
+            List<byte[]> pressure = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                pressure.add(new byte[1 << 20]);
+            }
+            pressure.clear();
+            TestSupport.collect();
+        }
+        assertEquals(null, regions.get(0).get(), "the region object was collected");
+        TestSupport.collect(); // let the cleaners run
+        assertEquals((byte) 0x5a, bufs[0].get(0), "a write made before the collection is still read back");
+        assertEquals(expect[5], bufs[0].get(5));
+        assertEquals(expect[4096 + 7], bufs[1].get(7), "slice(...)");
+        assertEquals(expect[9], bufs[2].get(9), "duplicate()");
+        assertEquals(expect[8192 + 3], bufs[3].get(3), "slice() of buffer()");
+        assertEquals(expect[4096 + 11], bufs[4].get(11), "read-only view");
+        bufs[0].put(1, (byte) 0x6b); // written after the collection
+        bufs[1].put(2, (byte) 0x7c);
+        bufs[3].put(4, (byte) 0x1d);
+        byte[] file = Files.readAllBytes(p);
+        assertEquals((byte) 0x5a, file[0], "the write before the collection reached the file");
+        assertEquals((byte) 0x6b, file[1], "the write after the collection reached the file");
+        assertEquals((byte) 0x7c, file[4096 + 2]);
+        assertEquals((byte) 0x1d, file[8192 + 4]);
+        assertTrue(TestSupport.mappingsOf(p) > 0, "the mapping lives while its buffers do");
+        java.lang.ref.Reference.reachabilityFence(bufs);
+    }
+
+    /** Maps, makes buffers and reads through them; nothing of it stays reachable. */
+    private static void readOnce(Path p, int size) throws IOException {
+        try (FileChannel ch = open(p, "rw")) {
+            ByteBuffer[] bufs = buffersOfADroppedRegion(ch, size, new ArrayList<>());
+            assertEquals(pattern(size)[1], bufs[0].get(1));
+        }
+    }
+
+    /** Once the buffers are unreachable too, the mapping goes (nothing leaks). */
+    @Test
+    void aDroppedRegionIsUnmappedWhenItsLastBufferIsCollected() throws Exception {
+        int size = 4 * 4096;
+        Path p = file(dir, "dropped", size);
+        readOnce(p, size);
+        for (int round = 0; round < 50 && TestSupport.mappingsOf(p) > 0; round++) {
+            TestSupport.collect();
+        }
+        assertEquals(0, TestSupport.mappingsOf(p), "/proc/self/maps no longer names the file");
     }
 }
