@@ -2,10 +2,9 @@
 //! binding-level failures, and the small helpers that turn C arguments into Rust ones.
 //!
 //! Exported functions hold almost no `unsafe` of their own: out-parameters go through [`Out`],
-//! caller buffers through [`slice`] / [`slice_mut`], descriptors through [`borrow_fd`], handles through
+//! caller buffers through [`slice`] / [`slice_mut`], descriptors through [`c_fd`], handles through
 //! the tables in [`crate::handle`].
 
-use std::any::Any;
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
@@ -103,7 +102,7 @@ pub(crate) fn finish(name: &'static str, outcome: std::thread::Result<CResult<()
     match outcome {
         Ok(Ok(())) => error::ZC_OK,
         Ok(Err(failure)) => error::record(name, failure),
-        Err(payload) => error::record(name, Failure::Panic(panic_message(payload))),
+        Err(payload) => error::record(name, Failure::Panic(zcopy::binding::panic_message(&*payload))),
     }
 }
 
@@ -116,19 +115,9 @@ pub(crate) fn finish_value<T>(name: &'static str, default: T, outcome: std::thre
             default
         }
         Err(payload) => {
-            error::record(name, Failure::Panic(panic_message(payload)));
+            error::record(name, Failure::Panic(zcopy::binding::panic_message(&*payload)));
             default
         }
-    }
-}
-
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
     }
 }
 
@@ -187,20 +176,14 @@ pub(crate) unsafe fn slice_mut<'a>(ptr: *mut u8, len: usize, param: &'static str
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
-/// A C descriptor number as a borrowed descriptor. A negative number is a descriptor that is not
-/// open: `ZC_ERR_CLOSED`, as the kernel's `EBADF` for it would be classified by the core.
+/// A C descriptor number as a borrowed descriptor, by the core's rule for numbers that cannot be
+/// open ([`zcopy::binding::fd_number`]: a negative number is reported as a closed descriptor,
+/// `ZC_ERR_CLOSED`, in the core's own check order).
 ///
 /// The descriptor belongs to the caller, who must keep it open for the duration of the call (a
 /// number closed by another thread meanwhile is the same bug it would be with the system call).
-pub(crate) fn borrow_fd(op: &'static str, raw: c_int) -> CResult<BorrowedFd<'static>> {
-    if raw < 0 {
-        return Err(Failure::Core(zcopy::Error::Closed {
-            op,
-            what: "descriptor",
-        }));
-    }
-    // SAFETY: the number is not -1 (the one value BorrowedFd cannot hold) and is only passed to
-    // system calls, which report EBADF for a number that is not open; the caller keeps it open
-    // for the call, as the function's documentation requires.
-    Ok(unsafe { BorrowedFd::borrow_raw(raw) })
+pub(crate) fn c_fd(raw: c_int) -> BorrowedFd<'static> {
+    // SAFETY: the number is only passed to system calls, which report EBADF for a number that is
+    // not open; the caller keeps it open for the call, as every function's documentation requires.
+    unsafe { zcopy::binding::borrow_fd(zcopy::binding::fd_number(raw.into())) }
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use zcopy::FileLease;
 
-use crate::boundary::{borrow_fd, ffi_boundary, ffi_value, Out};
+use crate::boundary::{c_fd, ffi_boundary, ffi_value, Out};
 use crate::error::zc_result;
 use crate::handle::{to_ptr, HandleTable};
 
@@ -79,7 +79,7 @@ pub const ZC_LEASE_BREAK_SIGNAL: c_int = 23;
 pub unsafe extern "C" fn zc_lease_read(fd: c_int, out: *mut *mut zc_lease) -> zc_result {
     ffi_boundary!("zc_lease_read", {
         let out = Out::new(out, "out")?;
-        let lease = FileLease::read(borrow_fd("lease", fd)?)?;
+        let lease = FileLease::read(c_fd(fd))?;
         let handle = LEASES.insert(Mutex::new(Some(lease)))?;
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(to_ptr(handle)) };

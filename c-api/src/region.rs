@@ -148,7 +148,7 @@ pub unsafe extern "C" fn zc_region_map(
 ) -> zc_result {
     ffi_boundary!("zc_region_map", {
         let out = Out::new(out, "out")?;
-        let fd = boundary::borrow_fd("map", fd)?;
+        let fd = boundary::c_fd(fd);
         let region = options("map", mode, position, flags)?.size_signed(size).map(fd)?;
         let handle = store(region)?;
         // SAFETY: the caller vouches that `out` is writable.
@@ -179,7 +179,7 @@ pub unsafe extern "C" fn zc_region_map_to_end(
 ) -> zc_result {
     ffi_boundary!("zc_region_map_to_end", {
         let out = Out::new(out, "out")?;
-        let fd = boundary::borrow_fd("map", fd)?;
+        let fd = boundary::c_fd(fd);
         let region = options("map", mode, position, flags)?.map(fd)?;
         let handle = store(region)?;
         // SAFETY: the caller vouches that `out` is writable.

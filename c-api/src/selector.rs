@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use zcopy::{Events, Interest, Mode, Selector, Token};
 
-use crate::boundary::{borrow_fd, ffi_boundary, ffi_value, Failure, Out};
+use crate::boundary::{c_fd, ffi_boundary, ffi_value, Failure, Out};
 use crate::error::zc_result;
 use crate::handle::{to_ptr, HandleTable};
 
@@ -132,7 +132,7 @@ pub extern "C" fn zc_selector_register(
     ffi_boundary!("zc_selector_register", {
         let s = SELECTORS.get(selector)?;
         let (interest, mode) = interest_mode(interest, mode)?;
-        s.register(borrow_fd("register", fd)?, Token(token), interest, mode)?;
+        s.register(c_fd(fd), Token(token), interest, mode)?;
         Ok(())
     })
 }
@@ -155,7 +155,7 @@ pub extern "C" fn zc_selector_modify(
     ffi_boundary!("zc_selector_modify", {
         let s = SELECTORS.get(selector)?;
         let (interest, mode) = interest_mode(interest, mode)?;
-        s.reregister(borrow_fd("reregister", fd)?, Token(token), interest, mode)?;
+        s.reregister(c_fd(fd), Token(token), interest, mode)?;
         Ok(())
     })
 }
@@ -169,9 +169,7 @@ pub extern "C" fn zc_selector_modify(
 #[no_mangle]
 pub extern "C" fn zc_selector_deregister(selector: *const zc_selector, fd: c_int) -> zc_result {
     ffi_boundary!("zc_selector_deregister", {
-        SELECTORS
-            .get(selector)?
-            .deregister(borrow_fd("deregister", fd)?)?;
+        SELECTORS.get(selector)?.deregister(c_fd(fd))?;
         Ok(())
     })
 }

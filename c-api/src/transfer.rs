@@ -1,12 +1,13 @@
 //! Transfers: `zc_transfer_to` / `zc_transfer_from` with Java `FileChannel` semantics, the
 //! "transfer all" loop, forced methods, header + body, and direct `sendfile`, `splice`, `tee`.
 
-use std::ffi::CStr;
+use std::ffi::CString;
 use std::os::raw::{c_char, c_int};
+use std::sync::OnceLock;
 
-use zcopy::{SpliceFlags, Transfer, TransferMethod};
+use zcopy::{Policy, SpliceFlags, Transfer, TransferMethod, TransferRequest};
 
-use crate::boundary::{self, borrow_fd, ffi_boundary, ffi_value, invalid, CResult, Out};
+use crate::boundary::{self, c_fd, ffi_boundary, ffi_value, invalid, CResult, Out};
 use crate::error::zc_result;
 
 /// The kernel path that moved the bytes of a transfer (`ZC_METHOD_*`).
@@ -53,83 +54,26 @@ pub struct zc_transfer {
     pub syscalls: u64,
 }
 
-fn method_code(m: TransferMethod) -> zc_transfer_method {
-    match m {
-        TransferMethod::CopyFileRange => ZC_METHOD_COPY_FILE_RANGE,
-        TransferMethod::Sendfile => ZC_METHOD_SENDFILE,
-        TransferMethod::Splice => ZC_METHOD_SPLICE,
-        TransferMethod::MmapWrite => ZC_METHOD_MMAP_WRITE,
-        TransferMethod::ReadWrite => ZC_METHOD_READ_WRITE,
-        // `None`, and any method a newer core adds before this binding learns its number.
-        _ => ZC_METHOD_NONE,
-    }
-}
-
+/// A method number from C: one that [`TransferMethod::from_code`] knows, and not `ZC_METHOD_NONE`
+/// (nothing to force).
 fn method_from(op: &'static str, m: zc_transfer_method) -> CResult<TransferMethod> {
-    Ok(match m {
-        ZC_METHOD_COPY_FILE_RANGE => TransferMethod::CopyFileRange,
-        ZC_METHOD_SENDFILE => TransferMethod::Sendfile,
-        ZC_METHOD_SPLICE => TransferMethod::Splice,
-        ZC_METHOD_MMAP_WRITE => TransferMethod::MmapWrite,
-        ZC_METHOD_READ_WRITE => TransferMethod::ReadWrite,
-        other => return Err(invalid(op, format!("{other} is not a transfer method to force"))),
-    })
+    TransferMethod::from_code(m)
+        .filter(|&m| m != TransferMethod::None)
+        .ok_or_else(|| invalid(op, format!("{m} is not a transfer method to force")))
 }
 
 fn c_transfer(t: Transfer) -> zc_transfer {
     zc_transfer {
         bytes: t.bytes,
-        method: method_code(t.method),
+        method: t.method.code(),
         would_block: t.would_block,
         syscalls: t.syscalls,
     }
 }
 
-/// Which transfer, and with which method.
-#[derive(Clone, Copy)]
-enum Kind {
-    To,
-    All,
-}
-
-fn run_to(
-    kind: Kind,
-    forced: Option<TransferMethod>,
-    src: c_int,
-    position: i64,
-    count: i64,
-    target: c_int,
-) -> CResult<zc_transfer> {
-    let op = match kind {
-        Kind::To => "transfer_to",
-        Kind::All => "transfer_all",
-    };
-    let (src, target) = (borrow_fd(op, src)?, borrow_fd(op, target)?);
-    let (position, count) = zcopy::check_transfer_to_args(src, position, count, target)?;
-    let t = match (kind, forced) {
-        (Kind::To, None) => zcopy::transfer_to(src, position, count, target)?,
-        (Kind::To, Some(m)) => zcopy::transfer_to_using(m, src, position, count, target)?,
-        (Kind::All, None) => zcopy::transfer_all(src, position, count, target)?,
-        (Kind::All, Some(m)) => zcopy::transfer_all_using(m, src, position, count, target)?,
-    };
-    Ok(c_transfer(t))
-}
-
-fn run_from(
-    forced: Option<TransferMethod>,
-    target: c_int,
-    src: c_int,
-    position: i64,
-    count: i64,
-) -> CResult<zc_transfer> {
-    const OP: &str = "transfer_from";
-    let (target, src) = (borrow_fd(OP, target)?, borrow_fd(OP, src)?);
-    let (position, count) = zcopy::check_transfer_from_args(target, src, position, count)?;
-    let t = match forced {
-        None => zcopy::transfer_from(target, src, position, count)?,
-        Some(m) => zcopy::transfer_from_using(m, target, src, position, count)?,
-    };
-    Ok(c_transfer(t))
+/// Runs `request` on the caller's descriptors (which the caller keeps open during the call).
+fn run(request: TransferRequest<'_>, source: c_int, target: c_int) -> CResult<Transfer> {
+    Ok(request.run(c_fd(source), c_fd(target))?)
 }
 
 /// Transfers up to `count` bytes of the file open on `src`, starting at `position`, to `target`
@@ -170,7 +114,7 @@ pub unsafe extern "C" fn zc_transfer_to(
 ) -> zc_result {
     ffi_boundary!("zc_transfer_to", {
         let out = Out::new(out, "out")?;
-        let t = run_to(Kind::To, None, src, position, count, target)?;
+        let t = c_transfer(run(TransferRequest::to(position, count), src, target)?);
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(t) };
         Ok(())
@@ -202,7 +146,11 @@ pub unsafe extern "C" fn zc_transfer_to_using(
     ffi_boundary!("zc_transfer_to_using", {
         let out = Out::new(out, "out")?;
         let m = method_from("transfer_to", method)?;
-        let t = run_to(Kind::To, Some(m), src, position, count, target)?;
+        let t = c_transfer(run(
+            TransferRequest::to(position, count).method(Some(m)),
+            src,
+            target,
+        )?);
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(t) };
         Ok(())
@@ -238,7 +186,7 @@ pub unsafe extern "C" fn zc_transfer_from(
 ) -> zc_result {
     ffi_boundary!("zc_transfer_from", {
         let out = Out::new(out, "out")?;
-        let t = run_from(None, target, src, position, count)?;
+        let t = c_transfer(run(TransferRequest::from(position, count), src, target)?);
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(t) };
         Ok(())
@@ -268,7 +216,11 @@ pub unsafe extern "C" fn zc_transfer_from_using(
     ffi_boundary!("zc_transfer_from_using", {
         let out = Out::new(out, "out")?;
         let m = method_from("transfer_from", method)?;
-        let t = run_from(Some(m), target, src, position, count)?;
+        let t = c_transfer(run(
+            TransferRequest::from(position, count).method(Some(m)),
+            src,
+            target,
+        )?);
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(t) };
         Ok(())
@@ -300,7 +252,11 @@ pub unsafe extern "C" fn zc_transfer_all(
 ) -> zc_result {
     ffi_boundary!("zc_transfer_all", {
         let out = Out::new(out, "out")?;
-        let t = run_to(Kind::All, None, src, position, count, target)?;
+        let t = c_transfer(run(
+            TransferRequest::to(position, count).policy(Policy::All),
+            src,
+            target,
+        )?);
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(t) };
         Ok(())
@@ -329,7 +285,10 @@ pub unsafe extern "C" fn zc_transfer_all_using(
     ffi_boundary!("zc_transfer_all_using", {
         let out = Out::new(out, "out")?;
         let m = method_from("transfer_all", method)?;
-        let t = run_to(Kind::All, Some(m), src, position, count, target)?;
+        let request = TransferRequest::to(position, count)
+            .policy(Policy::All)
+            .method(Some(m));
+        let t = c_transfer(run(request, src, target)?);
         // SAFETY: the caller vouches that `out` is writable.
         unsafe { out.write(t) };
         Ok(())
@@ -367,18 +326,15 @@ pub unsafe extern "C" fn zc_transfer_to_with_header(
     out_body: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_to_with_header", {
-        const OP: &str = "transfer_to_with_header";
         let out_header_sent = Out::new(out_header_sent, "out_header_sent")?;
         let out_body = Out::new(out_body, "out_body")?;
         // SAFETY: the caller vouches for `header_len` readable bytes at `header`.
         let header = unsafe { boundary::slice(header, header_len, "header") }?;
-        let (src, target) = (borrow_fd(OP, src)?, borrow_fd(OP, target)?);
-        let (position, count) = zcopy::check_transfer_to_args(src, position, count, target)?;
-        let t = zcopy::transfer_to_with_header(src, position, count, target, header)?;
+        let t = run(TransferRequest::to(position, count).header(header), src, target)?;
         // SAFETY: the caller vouches that both out-parameters are writable.
         unsafe {
             out_header_sent.write(t.header);
-            out_body.write(c_transfer(t.body));
+            out_body.write(c_transfer(t));
         }
         Ok(())
     })
@@ -439,7 +395,7 @@ pub unsafe extern "C" fn zc_sendfile(
     ffi_boundary!("zc_sendfile", {
         const OP: &str = "sendfile";
         let out_n = Out::new(out_n, "out_n")?;
-        let (out_fd, in_fd) = (borrow_fd(OP, out_fd)?, borrow_fd(OP, in_fd)?);
+        let (out_fd, in_fd) = (c_fd(out_fd), c_fd(in_fd));
         // SAFETY: the caller vouches that `offset` is NULL or readable.
         let mut off = unsafe { read_offset(OP, offset) }?;
         let n = zcopy::sendfile(out_fd, in_fd, off.as_mut(), count)?;
@@ -480,7 +436,7 @@ pub unsafe extern "C" fn zc_splice(
         const OP: &str = "splice";
         let out_n = Out::new(out_n, "out_n")?;
         let flags = SpliceFlags::from_bits(flags)?;
-        let (fd_in, fd_out) = (borrow_fd(OP, fd_in)?, borrow_fd(OP, fd_out)?);
+        let (fd_in, fd_out) = (c_fd(fd_in), c_fd(fd_out));
         // SAFETY: the caller vouches that the offsets are NULL or readable.
         let (mut oin, mut oout) = unsafe { (read_offset(OP, off_in)?, read_offset(OP, off_out)?) };
         let n = zcopy::splice(fd_in, oin.as_mut(), fd_out, oout.as_mut(), len, flags)?;
@@ -514,10 +470,9 @@ pub unsafe extern "C" fn zc_tee(
     out_n: *mut usize,
 ) -> zc_result {
     ffi_boundary!("zc_tee", {
-        const OP: &str = "tee";
         let out_n = Out::new(out_n, "out_n")?;
         let flags = SpliceFlags::from_bits(flags)?;
-        let n = zcopy::tee(borrow_fd(OP, fd_in)?, borrow_fd(OP, fd_out)?, len, flags)?;
+        let n = zcopy::tee(c_fd(fd_in), c_fd(fd_out), len, flags)?;
         // SAFETY: the caller vouches that `out_n` is writable.
         unsafe { out_n.write(n) };
         Ok(())
@@ -531,20 +486,19 @@ pub unsafe extern "C" fn zc_tee(
 #[no_mangle]
 pub extern "C" fn zc_transfer_method_name(method: zc_transfer_method) -> *const c_char {
     ffi_value!("zc_transfer_method_name", c"unknown".as_ptr(), {
-        Ok(method_name(method).as_ptr())
+        static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            (0..16)
+                .map(|code| {
+                    let name = TransferMethod::from_code(code).map_or("unknown", TransferMethod::name);
+                    CString::new(name).expect("method names have no NUL byte")
+                })
+                .collect()
+        });
+        Ok(names
+            .get(method as usize)
+            .map_or(c"unknown".as_ptr(), |n| n.as_ptr()))
     })
-}
-
-fn method_name(method: zc_transfer_method) -> &'static CStr {
-    match method {
-        ZC_METHOD_NONE => c"none",
-        ZC_METHOD_COPY_FILE_RANGE => c"copy_file_range",
-        ZC_METHOD_SENDFILE => c"sendfile",
-        ZC_METHOD_SPLICE => c"splice",
-        ZC_METHOD_MMAP_WRITE => c"mmap+write",
-        ZC_METHOD_READ_WRITE => c"read/write",
-        _ => c"unknown",
-    }
 }
 
 /// Whether the method moves bytes without a CPU copy through user space (`copy_file_range`,
@@ -552,35 +506,43 @@ fn method_name(method: zc_transfer_method) -> &'static CStr {
 #[no_mangle]
 pub extern "C" fn zc_transfer_method_is_zero_copy(method: zc_transfer_method) -> bool {
     ffi_value!("zc_transfer_method_is_zero_copy", false, {
-        Ok(matches!(
-            method,
-            ZC_METHOD_COPY_FILE_RANGE | ZC_METHOD_SENDFILE | ZC_METHOD_SPLICE
-        ))
+        Ok(TransferMethod::from_code(method).is_some_and(TransferMethod::is_zero_copy))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     #[test]
     fn method_numbers_agree_with_the_core() {
-        for m in [
-            TransferMethod::CopyFileRange,
-            TransferMethod::Sendfile,
-            TransferMethod::Splice,
-            TransferMethod::MmapWrite,
-            TransferMethod::ReadWrite,
-        ] {
-            let code = method_code(m);
-            assert_eq!(method_from("t", code).unwrap(), m);
+        let constants = [
+            (ZC_METHOD_NONE, TransferMethod::None),
+            (ZC_METHOD_COPY_FILE_RANGE, TransferMethod::CopyFileRange),
+            (ZC_METHOD_SENDFILE, TransferMethod::Sendfile),
+            (ZC_METHOD_SPLICE, TransferMethod::Splice),
+            (ZC_METHOD_MMAP_WRITE, TransferMethod::MmapWrite),
+            (ZC_METHOD_READ_WRITE, TransferMethod::ReadWrite),
+        ];
+        assert_eq!(
+            constants.len(),
+            TransferMethod::ALL.len() + 1,
+            "a ZC_METHOD_* for every method"
+        );
+        for (code, m) in constants {
+            assert_eq!(m.code(), code);
             // SAFETY: static NUL-terminated names.
             let name = unsafe { CStr::from_ptr(zc_transfer_method_name(code)) };
             assert_eq!(name.to_str().unwrap(), m.name());
             assert_eq!(zc_transfer_method_is_zero_copy(code), m.is_zero_copy());
         }
-        assert_eq!(method_code(TransferMethod::None), ZC_METHOD_NONE);
+        for m in TransferMethod::ALL {
+            assert_eq!(method_from("t", m.code()).unwrap(), m);
+        }
         assert!(method_from("t", ZC_METHOD_NONE).is_err());
+        // SAFETY: static NUL-terminated names.
+        assert_eq!(unsafe { CStr::from_ptr(zc_transfer_method_name(99)) }, c"unknown");
     }
 
     #[test]

@@ -13,6 +13,10 @@
 #error "build with -DZC_CARGO_VERSION='\"x.y.z\"' (the version in Cargo.toml)"
 #endif
 
+/* A test hook of the library the tests link against (built with the test-hooks feature): not in
+ * zcopy.h, and not in the libzcopy users get. */
+zc_result zc_debug_panic(void);
+
 static char last_message[1024];
 
 static const char *message(void) {

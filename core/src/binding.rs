@@ -30,7 +30,10 @@ const NEVER_OPEN: RawFd = RawFd::MAX;
 /// become a number that is never open, so the core reports them as closed descriptors
 /// ([`Error::Closed`], `EBADF`) in its own check order, as the system calls would.
 pub fn fd_number(raw: i64) -> RawFd {
-    RawFd::try_from(raw).ok().filter(|&fd| fd >= 0).unwrap_or(NEVER_OPEN)
+    RawFd::try_from(raw)
+        .ok()
+        .filter(|&fd| fd >= 0)
+        .unwrap_or(NEVER_OPEN)
 }
 
 /// A caller's descriptor number as a borrowed descriptor (after [`fd_number`]).
@@ -85,7 +88,9 @@ impl DescriptorPair {
             Err(e) => Err(e),
         };
         let Some(a) = dup(source, 0)? else { return Ok(None) };
-        let Some(b) = dup(target, a.as_raw_fd() + 1)? else { return Ok(None) };
+        let Some(b) = dup(target, a.as_raw_fd() + 1)? else {
+            return Ok(None);
+        };
         Ok(Some(DescriptorPair {
             numbers: [source, target],
             dups: Some([a, b]),
@@ -260,7 +265,9 @@ mod tests {
     #[test]
     fn a_pair_is_numbered_in_order_and_closed_together() {
         let f = tempfile::tempfile().unwrap();
-        let pair = DescriptorPair::duplicated(f.as_raw_fd(), f.as_raw_fd()).unwrap().unwrap();
+        let pair = DescriptorPair::duplicated(f.as_raw_fd(), f.as_raw_fd())
+            .unwrap()
+            .unwrap();
         let (x, y) = (pair.fd(0).as_raw_fd(), pair.fd(1).as_raw_fd());
         assert_eq!(y, x + 1);
         assert_eq!(pair.syscalls(), 3);
@@ -275,9 +282,16 @@ mod tests {
     #[test]
     fn a_pair_with_a_number_that_is_not_open_is_lent_instead() {
         let f = tempfile::tempfile().unwrap();
-        assert!(DescriptorPair::duplicated(f.as_raw_fd(), NEVER_OPEN).unwrap().is_none());
-        assert!(DescriptorPair::duplicated(NEVER_OPEN, f.as_raw_fd()).unwrap().is_none());
-        assert_eq!(duplicate_at_least(-1, 0).unwrap_err().raw_os_error(), Some(libc::EBADF));
+        assert!(DescriptorPair::duplicated(f.as_raw_fd(), NEVER_OPEN)
+            .unwrap()
+            .is_none());
+        assert!(DescriptorPair::duplicated(NEVER_OPEN, f.as_raw_fd())
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            duplicate_at_least(-1, 0).unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
     }
 
     #[test]

@@ -497,7 +497,10 @@ impl MappedRegion {
     /// [`Error::Closed`], then [`Error::Truncated`].
     pub fn check(&self, op: &'static str) -> Result<()> {
         if !self.is_open() {
-            return Err(Error::Closed { op, what: Resource::Region });
+            return Err(Error::Closed {
+                op,
+                what: Resource::Region,
+            });
         }
         if self.is_truncated() {
             return Err(Error::Truncated { op });
@@ -568,8 +571,18 @@ impl MappedRegion {
         self.map.as_ref()
     }
 
+    /// Checks that `[offset, offset + len)` lies inside the region (overflow-safe), as every
+    /// ranged method here does: for bindings that hand out views of a range themselves.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfRange`] naming `op`.
+    pub fn check_range(&self, op: &'static str, offset: u64, len: u64) -> Result<()> {
+        check_range(op, offset, len, self.len as u64)
+    }
+
     fn range(&self, op: &'static str, offset: u64, len: u64) -> Result<(usize, usize)> {
-        check_range(op, offset, len, self.len as u64)?;
+        self.check_range(op, offset, len)?;
         Ok((offset as usize, len as usize))
     }
 

@@ -300,7 +300,10 @@ impl Selector {
 
     fn check_open(&self, op: &'static str) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed { op, what: Resource::Selector });
+            return Err(Error::Closed {
+                op,
+                what: Resource::Selector,
+            });
         }
         Ok(())
     }

@@ -10,8 +10,8 @@ use std::os::unix::net::UnixStream;
 
 use support::{closed_fd, drain, file_with, pattern, pipe, set_nonblocking, tcp_pair};
 use zcopy::{
-    last_method, transfer_all, transfer_from, transfer_to, Descriptors, Direction, ErrorKind, Policy, SpliceFlags,
-    TransferMethod, TransferRequest,
+    last_method, transfer_all, transfer_from, transfer_to, Descriptors, Direction, ErrorKind, Policy,
+    SpliceFlags, TransferMethod, TransferRequest,
 };
 
 fn contents(f: &mut File) -> Vec<u8> {

@@ -194,8 +194,12 @@ fn transfer_vectors() {
         );
         let forced = case["using"].as_str().map(method);
         let res = match case["op"].as_str().unwrap() {
-            "transfer_to" => TransferRequest::to(pos, count).method(forced).run(file.fd(), other.fd()),
-            "transfer_from" => TransferRequest::from(pos, count).method(forced).run(other.fd(), file.fd()),
+            "transfer_to" => TransferRequest::to(pos, count)
+                .method(forced)
+                .run(file.fd(), other.fd()),
+            "transfer_from" => TransferRequest::from(pos, count)
+                .method(forced)
+                .run(other.fd(), file.fd()),
             op => panic!("op {op}"),
         };
         let expect = &case["expect"];

@@ -8,15 +8,15 @@
 //! `--add-opens` is needed. Class references and field IDs are looked up once, in
 //! [`init`], so a JDK with another layout fails at load time with one clear message.
 //!
-//! # The close-lock guard (DESIGN-NOTES §7): no system call at all
+//! # The close-lock guard: no system call at all
 //!
 //! `AbstractInterruptibleChannel.close()` (JDK 8 to 25) runs `implCloseChannel`, which releases
 //! the descriptor, inside `synchronized (closeLock)` after setting `closed`. Native code holding
 //! that private monitor (JNI `MonitorEnter`, which ignores access control as field reads do)
 //! and finding `closed == false` therefore owns a number that no `close()` can release until it
 //! exits the monitor: a concurrent close waits for the system call, as the JDK's own close waits
-//! for its threads in `NativeThreadSet.signalAndWait`. [`with_locked`] does this for one channel
-//! and [`LockPair`] for two, with these rules:
+//! for its threads in `NativeThreadSet.signalAndWait`. [`Channel::with_fd`] does this for one
+//! channel and [`LockPair`] for two, with these rules:
 //!
 //! - only around system calls that cannot block indefinitely: the caller (the Java side) picks
 //!   this guard only for regular files and for channels in non-blocking mode (and holds the
@@ -45,11 +45,10 @@
 //! `close` and `dup` take the kernel's file-table lock, so a close that released the number
 //! before our `dup` is visible to the checks after it. The duplicate then
 //! keeps the file alive for the whole call: a concurrent close can never make us write into a
-//! file that reused the number. Cost: two extra system calls per channel per call (three for
-//! a pair, see [`release_pair`]), measured in the README.
+//! file that reused the number. A transfer duplicates both channels at once with the core's
+//! `DescriptorPair` (three system calls for the pair).
 
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 use jni::ids::JFieldID;
@@ -85,19 +84,6 @@ struct Ids {
 }
 
 static IDS: OnceLock<Ids> = OnceLock::new();
-
-/// Whether operations duplicate descriptors (see the module docs). Only the benchmark that
-/// measures the guard's cost turns it off.
-static DUP_GUARD: AtomicBool = AtomicBool::new(true);
-
-pub(crate) fn set_dup_guard(on: bool) {
-    DUP_GUARD.store(on, Ordering::Relaxed);
-}
-
-/// Whether operations are guarded at all (false only in the guard-cost benchmark).
-pub(crate) fn guards_on() -> bool {
-    DUP_GUARD.load(Ordering::Relaxed)
-}
 
 /// Looks up the JDK classes and field IDs the bridge needs. Idempotent.
 pub(crate) fn init(env: &mut Env<'_>) -> Result<()> {
@@ -266,7 +252,7 @@ impl<'a, 'l> Channel<'a, 'l> {
 
     /// The descriptor number the channel holds now (-1 once a file channel is closed; a closed
     /// socket or pipe keeps its old number, see [`Channel::still_holds`]).
-    pub(crate) fn raw_fd(&self, _env: &mut Env<'_>) -> Result<RawFd> {
+    pub(crate) fn raw_fd(&self) -> Result<RawFd> {
         if self.fdo.is_null() {
             return Ok(-1);
         }
@@ -275,41 +261,57 @@ impl<'a, 'l> Channel<'a, 'l> {
         Ok(unsafe { raw::int_field(self.env, self.fdo, ids.fd_int.into_raw()) })
     }
 
-    /// A guarded descriptor for one operation (see the module docs).
+    /// The channel's descriptor number, if the channel is open (`Closed` otherwise).
+    pub(crate) fn open_number(&self, op: &'static str) -> Result<RawFd> {
+        let raw = self.raw_fd()?;
+        if raw < 0 || self.is_closed()? {
+            return Err(closed(op));
+        }
+        Ok(raw)
+    }
+
+    /// A duplicate of the channel's descriptor for one operation that may wait (see the module
+    /// docs): taken, then checked to still be the channel's own open file.
     ///
     /// # Errors
     ///
     /// `Closed` (→ `ClosedChannelException`) when the channel is or becomes closed.
-    pub(crate) fn guarded(&self, env: &mut Env<'_>, op: &'static str) -> Result<GuardedFd> {
-        self.guarded_above(env, op, 0)
-    }
-
-    /// Like [`Channel::guarded`], with the duplicate's number at least `min` (the second
-    /// descriptor of a transfer asks for the number after the first, so that [`release_pair`]
-    /// can close both with one system call).
-    pub(crate) fn guarded_above(&self, env: &mut Env<'_>, op: &'static str, min: RawFd) -> Result<GuardedFd> {
-        let raw = self.raw_fd(env)?;
-        if raw < 0 || self.is_closed(env)? {
-            return Err(closed(op));
-        }
-        if !DUP_GUARD.load(Ordering::Relaxed) {
-            return Ok(GuardedFd::Borrowed(raw));
-        }
+    pub(crate) fn duplicate(&self, op: &'static str) -> Result<Duplicate> {
+        let number = self.open_number(op)?;
         // A stale number fails with EBADF.
-        let owned = zcopy::duplicate_at_least(raw, min).map_err(|_| closed(op))?;
-        if self.is_closed(env)? || self.raw_fd(env)? != raw {
+        let fd = zcopy::binding::duplicate_at_least(number, 0).map_err(|_| closed(op))?;
+        if !self.still_holds(number)? {
             return Err(closed(op));
         }
-        Ok(GuardedFd::Dup(owned, raw))
+        Ok(Duplicate { fd, number })
     }
 
-    /// Whether the channel is still open on the number it held when `fd` was guarded.
+    /// Whether the channel is still open on `number` (the number it held when it was guarded).
     ///
     /// Both are needed: files set the descriptor field to -1 before releasing the number, but
     /// sockets, pipes and datagram channels never do (`UnixDispatcher.close0`, JDK 17's
     /// `FileDispatcherImpl.close0`); every channel sets `closed` before it releases anything.
-    pub(crate) fn still_holds(&self, env: &mut Env<'_>, fd: &GuardedFd) -> Result<bool> {
-        Ok(!self.is_closed(env)? && self.raw_fd(env)? == fd.number())
+    pub(crate) fn still_holds(&self, number: RawFd) -> Result<bool> {
+        Ok(!self.is_closed()? && self.raw_fd()? == number)
+    }
+
+    /// Runs `f` with the channel's descriptor for a system call that cannot block indefinitely:
+    /// under the channel's close lock (no system call of our own), or on a duplicate where this
+    /// JDK has no close lock.
+    pub(crate) fn with_fd<T>(
+        &self,
+        env: &mut Env<'_>,
+        op: &'static str,
+        f: impl FnOnce(BorrowedFd<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if let Some(lock) = self.close_lock()? {
+            let fd = self.open_number(op)?;
+            let _monitor = self.enter(env, lock, op)?;
+            // SAFETY: the close lock is held and the channel is open, so the number stays the
+            // channel's own open descriptor until `_monitor` is dropped, after `f` returns.
+            return f(unsafe { BorrowedFd::borrow_raw(fd) });
+        }
+        f(self.duplicate(op)?.fd.as_fd())
     }
 
     /// The channel's `closeLock` object (a local reference of the running native call), or
@@ -325,7 +327,7 @@ impl<'a, 'l> Channel<'a, 'l> {
     }
 
     /// Whether `close()` has begun (exact while holding the close lock).
-    fn is_closed(&self, _env: &mut Env<'_>) -> Result<bool> {
+    fn is_closed(&self) -> Result<bool> {
         let Some((_, closed)) = ids()?.close_lock else {
             return Ok(false);
         };
@@ -338,7 +340,7 @@ impl<'a, 'l> Channel<'a, 'l> {
     /// released while the returned monitor is held.
     fn enter(&self, env: &mut Env<'_>, lock: jni::sys::jobject, op: &'static str) -> Result<Monitor> {
         let monitor = Monitor::enter(env, lock)?;
-        if self.is_closed(env)? {
+        if self.is_closed()? {
             return Err(closed(op));
         }
         Ok(monitor)
@@ -346,10 +348,13 @@ impl<'a, 'l> Channel<'a, 'l> {
 }
 
 fn closed(op: &'static str) -> Failure {
-    Failure::Core(zcopy::Error::Closed {
-        op,
-        what: "descriptor",
-    })
+    Failure::Core(zcopy::Error::closed_descriptor(op))
+}
+
+/// A duplicate of a channel's descriptor (closed on drop) and the channel's own number.
+pub(crate) struct Duplicate {
+    pub(crate) fd: OwnedFd,
+    pub(crate) number: RawFd,
 }
 
 /// A Java object's monitor, entered with JNI `MonitorEnter` and exited on drop. Not `Send`:
@@ -388,32 +393,6 @@ impl Drop for Monitor {
     }
 }
 
-/// Runs `f` with `ch`'s own descriptor number while holding its close lock, for a system call
-/// that cannot block indefinitely; `None` when this JDK has no close lock (then the caller
-/// takes the duplicate guard).
-pub(crate) fn with_locked<T>(
-    env: &mut Env<'_>,
-    ch: &Channel<'_, '_>,
-    op: &'static str,
-    f: impl FnOnce(&mut Env<'_>, BorrowedFd<'_>) -> Result<T>,
-) -> Result<Option<T>> {
-    if !guards_on() {
-        return Ok(None);
-    }
-    let Some(lock) = ch.close_lock()? else {
-        return Ok(None);
-    };
-    let fd = ch.raw_fd(env)?;
-    if fd < 0 {
-        return Err(closed(op));
-    }
-    let _monitor = ch.enter(env, lock, op)?;
-    // SAFETY: the close lock is held and the channel is open, so the number stays the channel's
-    // own open descriptor until `_monitor` is dropped, after `f` returns.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    f(env, fd).map(Some)
-}
-
 /// The close locks of a transfer's two channels, taken in descriptor-number order (see the
 /// module docs) for each system call of the transfer.
 pub(crate) struct LockPair<'a, 'b, 'l> {
@@ -440,18 +419,14 @@ impl<'a, 'b, 'l> LockPair<'a, 'b, 'l> {
     ///
     /// `Closed` when either channel has no descriptor any more.
     pub(crate) fn new(
-        env: &mut Env<'_>,
         a: &'a Channel<'b, 'l>,
         b: &'a Channel<'b, 'l>,
         op: &'static str,
     ) -> Result<Option<LockPair<'a, 'b, 'l>>> {
-        if !guards_on() {
-            return Ok(None);
-        }
         let (Some(la), Some(lb)) = (a.close_lock()?, b.close_lock()?) else {
             return Ok(None);
         };
-        let (na, nb) = (a.raw_fd(env)?, b.raw_fd(env)?);
+        let (na, nb) = (a.raw_fd()?, b.raw_fd()?);
         if na < 0 || nb < 0 {
             return Err(closed(op));
         }
@@ -477,70 +452,4 @@ impl<'a, 'b, 'l> LockPair<'a, 'b, 'l> {
             fds: self.fds,
         })
     }
-}
-
-/// A descriptor safe to use for the duration of one native call.
-pub(crate) enum GuardedFd {
-    /// A duplicate (closed on drop) and the channel's own number.
-    Dup(OwnedFd, RawFd),
-    /// The channel's number itself: only with the guard switched off, for measuring its cost.
-    Borrowed(RawFd),
-}
-
-impl GuardedFd {
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        match self {
-            GuardedFd::Dup(owned, _) => std::os::fd::AsFd::as_fd(owned),
-            // SAFETY: the unguarded mode is only used by the guard-cost benchmark, which keeps its
-            // channels open for the whole call; the number is valid while they are.
-            GuardedFd::Borrowed(raw) => unsafe { BorrowedFd::borrow_raw(*raw) },
-        }
-    }
-
-    /// The number the operation uses (the duplicate's; the channel's own when unguarded).
-    pub(crate) fn used(&self) -> RawFd {
-        match self {
-            GuardedFd::Dup(owned, _) => std::os::fd::AsRawFd::as_raw_fd(owned),
-            GuardedFd::Borrowed(raw) => *raw,
-        }
-    }
-
-    /// The channel's own descriptor number.
-    pub(crate) fn number(&self) -> RawFd {
-        match self {
-            GuardedFd::Dup(_, raw) | GuardedFd::Borrowed(raw) => *raw,
-        }
-    }
-}
-
-/// Releases the two guarded descriptors of a transfer (one `close_range` for adjacent
-/// duplicates: see [`zcopy::close_pair`]).
-pub(crate) fn release_pair(a: GuardedFd, b: GuardedFd) {
-    if let (GuardedFd::Dup(x, _), GuardedFd::Dup(y, _)) = (a, b) {
-        zcopy::close_pair(x, y);
-    }
-    // Otherwise anything owned was dropped (closed) with the pattern's temporaries.
-}
-
-/// `F_GETFL` access bits of a guarded descriptor: 1 readable, 2 writable, 4 append.
-pub(crate) fn access_bits(fd: BorrowedFd<'_>) -> Result<i32> {
-    // SAFETY: F_GETFL takes no pointer argument.
-    let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFL) };
-    if flags < 0 {
-        return Err(Failure::Core(zcopy::Error::Closed {
-            op: "access_mode",
-            what: "descriptor",
-        }));
-    }
-    let mut bits = 0;
-    match flags & libc::O_ACCMODE {
-        libc::O_RDONLY => bits |= 1,
-        libc::O_WRONLY => bits |= 2,
-        libc::O_RDWR => bits |= 3,
-        _ => {}
-    }
-    if flags & libc::O_APPEND != 0 {
-        bits |= 4;
-    }
-    Ok(bits)
 }

@@ -21,7 +21,7 @@
 use jni::errors::ErrorPolicy;
 use jni::strings::JNIString;
 use jni::Env;
-use zcopy::ErrorKind;
+use zcopy::{ErrorKind, Resource};
 
 /// Why a native method failed.
 #[derive(Debug)]
@@ -60,40 +60,70 @@ impl std::error::Error for Failure {}
 
 pub(crate) type Result<T> = std::result::Result<T, Failure>;
 
-/// The Java exception class (JNI name) and message for a core error: THE table.
+/// The Java exception class (JNI name) and message for a core error: THE table. Errors from the
+/// operating system (`Io`, `Truncated`, `PastEndOfFile`) are `ErrnoException`s, thrown by
+/// [`throw_core`] with the errno and the operation as fields.
 pub(crate) fn java_exception(e: &zcopy::Error) -> (&'static str, Option<String>) {
     match e.kind() {
         ErrorKind::InvalidArgument => ("java/lang/IllegalArgumentException", Some(e.to_string())),
         ErrorKind::Closed => match e {
-            zcopy::Error::Closed { what: "region", .. } => (
+            zcopy::Error::Closed {
+                what: Resource::Region,
+                ..
+            } => (
                 "java/lang/IllegalStateException",
                 Some("the region is closed".into()),
             ),
-            zcopy::Error::Closed { what: "selector", .. } => {
-                ("java/nio/channels/ClosedSelectorException", None)
-            }
+            zcopy::Error::Closed {
+                what: Resource::Selector,
+                ..
+            } => ("java/nio/channels/ClosedSelectorException", None),
             _ => ("java/nio/channels/ClosedChannelException", None),
         },
         ErrorKind::NotReadable => ("java/nio/channels/NonReadableChannelException", None),
         ErrorKind::NotWritable => ("java/nio/channels/NonWritableChannelException", None),
         ErrorKind::OutOfRange => ("java/lang/IndexOutOfBoundsException", Some(e.to_string())),
-        ErrorKind::PastEndOfFile => ("java/io/IOException", Some(e.to_string())),
+        ErrorKind::PastEndOfFile => (ERRNO_EXCEPTION, Some(e.to_string())),
         ErrorKind::Unsupported => ("java/lang/UnsupportedOperationException", Some(e.to_string())),
         ErrorKind::Truncated => ("io/zcopy/FileTruncatedException", Some(e.to_string())),
-        _ => ("java/io/IOException", Some(os_message(e))),
+        _ => (
+            ERRNO_EXCEPTION,
+            Some(format!(
+                "{} ({}, errno {})",
+                e.os_text(),
+                e.op(),
+                e.raw_os_error().unwrap_or(0)
+            )),
+        ),
     }
 }
 
-/// `"Broken pipe (transfer_to, errno 32)"`: the OS message first, as the JDK's own exceptions
-/// carry it, then where it came from.
-fn os_message(e: &zcopy::Error) -> String {
-    match e.raw_os_error() {
-        Some(errno) => {
-            let os = std::io::Error::from_raw_os_error(errno).to_string();
-            let os = os.split(" (os error").next().unwrap_or(&os).to_string();
-            format!("{os} ({}, errno {errno})", e.op())
-        }
-        None => e.to_string(),
+/// `io.zcopy.ErrnoException`: an `IOException` with the errno and the operation as fields.
+const ERRNO_EXCEPTION: &str = "io/zcopy/ErrnoException";
+
+/// Throws the table's exception for a core error: `ErrnoException` and its subclasses through
+/// their `(String message, int errno, String operation)` constructor, the rest by message.
+fn throw_core(env: &mut Env<'_>, e: &zcopy::Error) -> jni::errors::Result<()> {
+    let (class, msg) = java_exception(e);
+    if class != ERRNO_EXCEPTION && class != "io/zcopy/FileTruncatedException" {
+        return throw(env, class, msg.as_deref());
+    }
+    let message = env.new_string(msg.unwrap_or_default())?;
+    let op = env.new_string(e.op())?;
+    let errno = e.raw_os_error().unwrap_or(0);
+    let err = env.new_object(
+        JNIString::new(class),
+        jni::jni_sig!("(Ljava/lang/String;ILjava/lang/String;)V"),
+        &[
+            jni::JValue::Object(&message),
+            jni::JValue::Int(errno),
+            jni::JValue::Object(&op),
+        ],
+    )?;
+    let err = env.cast_local::<jni::objects::JThrowable>(err)?;
+    match env.throw(err) {
+        Err(jni::errors::Error::JavaException) | Ok(()) => Ok(()),
+        Err(other) => Err(other),
     }
 }
 
@@ -129,10 +159,7 @@ impl<T: Default> ErrorPolicy<T, Failure> for ThrowJava {
             return Ok(T::default());
         }
         match err {
-            Failure::Core(e) => {
-                let (class, msg) = java_exception(&e);
-                throw(env, class, msg.as_deref())?;
-            }
+            Failure::Core(e) => throw_core(env, &e)?,
             Failure::Throw(class, msg) => throw(env, class, msg.as_deref())?,
             Failure::Jni(e) => throw(
                 env,
@@ -148,13 +175,7 @@ impl<T: Default> ErrorPolicy<T, Failure> for ThrowJava {
         _cap: &mut (),
         payload: Box<dyn std::any::Any + Send + 'static>,
     ) -> jni::errors::Result<T> {
-        let text = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            (*s).to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "(no message)".to_string()
-        };
+        let text = zcopy::binding::panic_message(&*payload);
         // Dropping an arbitrary payload could itself panic; a leak of one box is harmless.
         std::mem::forget(payload);
         if env.exception_check() {

@@ -26,7 +26,8 @@ mod region;
 mod selector;
 mod transfer;
 
-use jni::objects::{JClass, JString};
+use jni::objects::{JClass, JObject, JObjectArray, JString};
+use jni::strings::JNIString;
 use jni::sys::jint;
 use jni::EnvUnowned;
 
@@ -55,10 +56,31 @@ pub extern "system" fn Java_io_zcopy_Native_version<'l>(
     native!(env, |e| Ok(JString::from_str(e, zcopy::VERSION)?))
 }
 
-/// `Native.panicForTest(String)`: panics with the message, so the test suite can prove that a
-/// Rust panic reaches Java as an exception instead of aborting the JVM.
+/// `Native.methodNames()`: the core's method table, the name of each code from 0 to 15
+/// (`"unknown"` where no method has it), so the Java enum can be checked against it.
 #[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_panicForTest<'l>(
+pub extern "system" fn Java_io_zcopy_Native_methodNames<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JObjectArray<'l> {
+    native!(env, |e| {
+        let names = e.new_object_array(16, JNIString::new("java/lang/String"), JObject::null())?;
+        for code in 0..16u32 {
+            let name = zcopy::TransferMethod::from_code(code).map_or("unknown", zcopy::TransferMethod::name);
+            let s = JString::from_str(e, name)?;
+            names.set_element(e, code as usize, &s)?;
+        }
+        Ok(names)
+    })
+}
+
+/// `io.zcopy.NativeTestHooks.panic(String)` (a class of the test suite only): panics with the
+/// message, so the tests can prove that a Rust panic reaches Java as an exception instead of
+/// aborting the JVM. Built only with the `test-hooks` feature: the library inside the jar has no
+/// such symbol.
+#[cfg(feature = "test-hooks")]
+#[no_mangle]
+pub extern "system" fn Java_io_zcopy_NativeTestHooks_panic<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
     message: JString<'l>,

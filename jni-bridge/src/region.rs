@@ -20,7 +20,7 @@ use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
 use zcopy::{Advice, Grow, MapMode, MapOptions, MappedRegion};
 
-use crate::channels::{with_locked, Channel};
+use crate::channels::Channel;
 use crate::errors::{native, Failure, Result};
 
 /// Handles released so far minus handles created: how many regions are closed but still
@@ -88,10 +88,7 @@ pub extern "system" fn Java_io_zcopy_Native_regionMap<'l>(
             .grow(Grow::IfDescriptorWritable)
             .private_needs_write(private_needs_write);
         // mmap, fstat and ftruncate do not block indefinitely: the close lock can guard them.
-        let region = match with_locked(e, &channel, "map", |_, fd| Ok(options.map(fd)?))? {
-            Some(region) => region,
-            None => options.map(channel.guarded(e, "map")?.fd())?,
-        };
+        let region = channel.with_fd(e, "map", |fd| Ok(options.map(fd)?))?;
         Ok(new_handle(Arc::new(region)))
     })
 }
@@ -146,13 +143,11 @@ pub extern "system" fn Java_io_zcopy_Native_regionBuffer<'l>(
 ) -> JObject<'l> {
     native!(env, |e| {
         let region = region(handle)?;
-        let size = region.len() as u64;
-        let (Ok(offset), Ok(length)) = (u64::try_from(offset), u64::try_from(length)) else {
-            return Err(out_of_range(offset, length as i64, size));
+        // The Java side hands out empty buffers itself: a mapping is never asked for 0 bytes.
+        let (Ok(offset), Ok(length @ 1..)) = (u64::try_from(offset), u64::try_from(length)) else {
+            return Err(out_of_range(offset, i64::from(length), region.len() as u64));
         };
-        if length == 0 || offset > size || length > size - offset {
-            return Err(out_of_range(offset as i64, length as i64, size));
-        }
+        region.check_range("buffer", offset, length)?;
         // SAFETY: [offset, offset + length) lies inside the mapping (checked above), which stays
         // mapped while the handle the Java side ties to this buffer is alive.
         let buf =

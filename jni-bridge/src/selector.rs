@@ -14,7 +14,7 @@ use jni::sys::{jint, jlong};
 use jni::EnvUnowned;
 use zcopy::{Events, Interest, Mode, Selector, Token};
 
-use crate::channels::{with_locked, Channel};
+use crate::channels::Channel;
 use crate::errors::{native, Failure, Result};
 
 struct SelectorHandle {
@@ -113,25 +113,20 @@ pub extern "system" fn Java_io_zcopy_Native_selectorCtl<'l>(
         let token = Token(token as u64);
         // epoll_ctl never blocks, so the channel's close lock can be held around it: the
         // registration is made on the channel's own number, which no close can release meanwhile.
-        if let Some(()) = with_locked(e, &ch, "register", |_, fd| {
-            ctl(sel, fd, op, token, interest, mode)
-        })? {
-            return Ok(());
+        if crate::channels::close_locks_available() {
+            return ch.with_fd(e, "register", |fd| ctl(sel, fd, op, token, interest, mode));
         }
         // No close lock in this JDK: the registration is made on the channel's own number
         // (epoll keys registrations by number and open file); the duplicate keeps the file alive
         // meanwhile, and the check after the call catches a number closed and reused during it.
-        let fd = ch.guarded(e, "register")?;
-        // SAFETY: `fd` keeps the open file alive; if the number was reused meanwhile, the check
+        let dup = ch.duplicate("register")?;
+        // SAFETY: `dup` keeps the open file alive; if the number was reused meanwhile, the check
         // below undoes what the call did.
-        let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.number()) };
+        let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(dup.number) };
         ctl(sel, own, op, token, interest, mode)?;
-        if op != 2 && !ch.still_holds(e, &fd)? {
+        if op != 2 && !ch.still_holds(dup.number)? {
             let _ = sel.deregister(own);
-            return Err(Failure::Core(zcopy::Error::Closed {
-                op: "register",
-                what: "descriptor",
-            }));
+            return Err(Failure::Core(zcopy::Error::closed_descriptor("register")));
         }
         Ok(())
     })

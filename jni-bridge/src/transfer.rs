@@ -1,19 +1,19 @@
-//! Natives behind `ZeroCopy.transferTo` / `transferFrom` for descriptor-backed channels.
+//! Natives behind `ZeroCopy.transferTo` / `transferFrom` / `transferToWithHeader` for
+//! descriptor-backed channels.
 //!
-//! The core decides everything about one transfer (checks in the JDK's order, clamping, the
-//! method chain, `EINTR`/`EAGAIN`); the bridge adds only what a Java call needs on top:
-//! - descriptors read from the channel objects and guarded (see `channels.rs`): under both
-//!   channels' close locks when the Java side says no system call can block indefinitely
-//!   (regular files, non-blocking channels), else through duplicates, whose route hints the core
-//!   keeps under the channel's own number (`transfer_*_keyed`);
-//! - for a *blocking* Java channel, repeated core calls until `count` bytes moved or the source
-//!   ended, so one call can move more than 0x7ffff000 bytes (the JDK stops there). A blocking
-//!   channel whose descriptor is non-blocking underneath (the JDK does that for virtual
-//!   threads) is waited for with `poll`. Under the close locks, the locks are released between
-//!   core calls, so a `close()` waits for one system call at most;
-//! - between those calls, a check that neither channel was closed meanwhile: the progress so
-//!   far is returned, and a call that moved nothing reports the close (→
-//!   `AsynchronousCloseException` in Java);
+//! The core decides everything about a transfer through one `TransferRequest` (checks in the
+//! JDK's order, clamping, the method chain, the loop that moves everything to a blocking
+//! channel, `EINTR`/`EAGAIN`). The bridge lends it the channels' descriptors
+//! ([`JavaDescriptors`], a `zcopy::Descriptors`):
+//! - under both channels' close locks when the Java side says no system call can block
+//!   indefinitely (regular files, non-blocking channels), taken anew for each step so a
+//!   `close()` waits for one step at most; else through the core's duplicated pair, whose route
+//!   hints the core keeps under the channels' own numbers;
+//! - between steps, a check that neither channel was closed meanwhile: the progress so far is
+//!   returned, and a call that moved nothing reports the close (→ `AsynchronousCloseException`);
+//! - a *blocking* Java channel gets everything in one call (`Policy::All`), past 0x7ffff000 bytes
+//!   too; a blocking channel whose descriptor is non-blocking underneath is waited for with
+//!   `poll` on the duplicate;
 //! - an error after some progress returns the progress (the JDK's rule); the error shows again
 //!   on the next call.
 //!
@@ -26,317 +26,213 @@ use std::os::fd::{BorrowedFd, RawFd};
 use jni::objects::{JByteArray, JClass, JObject};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, EnvUnowned};
-use zcopy::{Transfer, TransferMethod};
+use zcopy::binding::DescriptorPair;
+use zcopy::{Descriptors, Direction, Policy, Transfer, TransferMethod, TransferRequest};
 
-use crate::channels::{access_bits, release_pair, with_locked, Channel, GuardedFd, LockPair};
+use crate::channels::{Channel, LockPair};
 use crate::errors::{native, Failure, Result};
 
 /// Bits 0..47 of the packed result: bytes (the body's; the header's when [`HEADER_SHORT`]).
 const BYTES_MASK: i64 = (1 << 47) - 1;
-/// Bits 47..55: system calls made (saturating at 255).
+/// Bits 47..57: system calls made (saturating at [`SYSCALLS_MAX`], which Java reports as unknown).
 const SYSCALLS_SHIFT: u32 = 47;
-/// Bits 55..58: the [`TransferMethod`] code.
-const METHOD_SHIFT: u32 = 55;
-/// Bit 58: the non-blocking side could take or give no more.
-const WOULD_BLOCK: i64 = 1 << 58;
-/// Bit 59: the header was not sent whole; the bytes field counts the header bytes sent.
-const HEADER_SHORT: i64 = 1 << 59;
+const SYSCALLS_MAX: u64 = (1 << 10) - 1;
+/// Bits 57..61: the [`TransferMethod`] code (the core's table; Java checks its enum against it).
+const METHOD_SHIFT: u32 = 57;
+/// Bit 61: the non-blocking side could take or give no more.
+const WOULD_BLOCK: i64 = 1 << 61;
+/// Bit 62: the header was not sent whole; the bytes field counts the header bytes sent.
+const HEADER_SHORT: i64 = 1 << 62;
 
 /// `Native.transferTo`'s and `transferFrom`'s `guard` argument: the Java side vouches that no
 /// system call of this transfer can block indefinitely, so the close locks may be held.
 const GUARD_LOCK: jint = 1;
 
-fn method_code(m: TransferMethod) -> i64 {
-    match m {
-        TransferMethod::CopyFileRange => 1,
-        TransferMethod::Sendfile => 2,
-        TransferMethod::Splice => 3,
-        TransferMethod::MmapWrite => 4,
-        TransferMethod::ReadWrite => 5,
-        _ => 0,
+fn forced_method(code: jint) -> Result<Option<TransferMethod>> {
+    match u32::try_from(code).ok().map(TransferMethod::from_code) {
+        Some(Some(TransferMethod::None)) => Ok(None),
+        Some(Some(m)) => Ok(Some(m)),
+        _ => Err(Failure::Throw(
+            "java/lang/IllegalArgumentException",
+            Some(format!("unknown transfer method {code}")),
+        )),
     }
 }
 
-fn forced_method(code: jint) -> Result<Option<TransferMethod>> {
-    Ok(match code {
-        0 => None,
-        1 => Some(TransferMethod::CopyFileRange),
-        2 => Some(TransferMethod::Sendfile),
-        3 => Some(TransferMethod::Splice),
-        4 => Some(TransferMethod::MmapWrite),
-        5 => Some(TransferMethod::ReadWrite),
-        other => {
-            return Err(Failure::Throw(
-                "java/lang/IllegalArgumentException",
-                Some(format!("unknown transfer method {other}")),
-            ))
-        }
-    })
-}
-
-/// What a whole Java call did.
-#[derive(Default)]
-struct Outcome {
-    bytes: u64,
-    method: Option<TransferMethod>,
-    syscalls: u64,
-    would_block: bool,
-    /// Header bytes sent, when the header was not sent whole.
-    header_short: Option<usize>,
-}
-
-/// Packs an outcome for Java (`io.zcopy.ZeroCopy.unpack` reads it).
-fn pack(o: &Outcome) -> jlong {
-    let bytes = match o.header_short {
-        Some(h) => h as u64,
-        None => o.bytes,
-    };
+/// Packs a transfer for Java (`io.zcopy.ZeroCopy.unpack` reads it); `header_len` is the length
+/// of the header the call was asked to send first (0 without one).
+fn pack(t: &Transfer, header_len: usize) -> jlong {
+    let header_short = t.header < header_len;
+    let bytes = if header_short { t.header as u64 } else { t.bytes };
     let mut v = (bytes as i64) & BYTES_MASK;
-    v |= (o.syscalls.min(255) as i64) << SYSCALLS_SHIFT;
-    v |= method_code(o.method.unwrap_or(TransferMethod::None)) << METHOD_SHIFT;
-    if o.would_block {
+    v |= (t.syscalls.min(SYSCALLS_MAX) as i64) << SYSCALLS_SHIFT;
+    v |= i64::from(t.method.code()) << METHOD_SHIFT;
+    if t.would_block {
         v |= WOULD_BLOCK;
     }
-    if o.header_short.is_some() {
+    if header_short {
         v |= HEADER_SHORT;
     }
     v
 }
 
-/// Waits until `fd` is ready for `events` (core's wait, as an error the bridge reports).
-fn wait_ready(fd: BorrowedFd<'_>, events: libc::c_short) -> Result<()> {
-    zcopy::wait_ready(fd, events).map_err(|source| Failure::Core(zcopy::Error::Io { op: "poll", source }))
-}
-
-/// What one core call of a transfer did, as the loop sees it.
-enum Step {
-    /// The core call's outcome; `header_short` when a header was not sent whole.
-    Moved(Transfer, Option<usize>),
-    /// A channel was closed before this step could run.
-    Closed,
-}
-
-/// How a transfer reaches its descriptors: the close locks (taken anew for each core call) or
-/// duplicates (taken once, checked against the channels between core calls).
-enum Guard<'a, 'b, 'l> {
+/// How a transfer lends the core its two descriptors.
+enum Lending<'a, 'b, 'l> {
+    /// Both channels' close locks, taken anew for each step (so a `close()` waits for one step
+    /// at most) and never held across a wait.
     Locked(LockPair<'a, 'b, 'l>),
-    Dup {
-        /// (file side, other side) and their duplicates.
-        channels: [&'a Channel<'b, 'l>; 2],
-        fds: [GuardedFd; 2],
-    },
+    /// Duplicates taken once, checked against the channels between steps.
+    Duplicated(DescriptorPair),
 }
 
-/// The two descriptors of one step and the hint key for the core (the other side's own number
-/// when it is a duplicate).
-struct StepFds<'f> {
-    fds: [BorrowedFd<'f>; 2],
-    hint_key: Option<RawFd>,
+/// A Java transfer's descriptors for the core's [`TransferRequest::run_with`]: the channels'
+/// own guards, the checks between steps, and the progress for the JDK's rule on errors.
+struct JavaDescriptors<'a, 'b, 'l, 'e> {
+    env: &'a mut Env<'e>,
+    /// (source, target).
+    channels: [&'a Channel<'b, 'l>; 2],
+    lending: Lending<'a, 'b, 'l>,
+    dir: Direction,
+    /// The Java channel is blocking: the call waits (`poll` on the duplicate) until done.
+    blocking: bool,
+    op: &'static str,
+    steps: u32,
+    progress: Transfer,
 }
 
-impl<'a, 'b, 'l> Guard<'a, 'b, 'l> {
+impl<'a, 'b, 'l, 'e> JavaDescriptors<'a, 'b, 'l, 'e> {
     /// Chooses the guard: the close locks when `lock` (the Java side's word that no system call
-    /// can block indefinitely) and the JDK has them, else duplicates. `a` and `b` in the
-    /// order of the JDK's closed-channel checks.
+    /// can block indefinitely) and the JDK has them, else duplicates. `dir` says which channel
+    /// the JDK checks first for closed (the file channel: the source of a transfer to, the
+    /// target of a transfer from).
     fn new(
-        e: &mut Env<'_>,
+        env: &'a mut Env<'e>,
+        channels: [&'a Channel<'b, 'l>; 2],
+        dir: Direction,
         lock: bool,
-        a: &'a Channel<'b, 'l>,
-        b: &'a Channel<'b, 'l>,
+        blocking: bool,
         op: &'static str,
-    ) -> Result<Guard<'a, 'b, 'l>> {
-        if lock && crate::channels::guards_on() {
-            if let Some(pair) = LockPair::new(e, a, b, op)? {
-                return Ok(Guard::Locked(pair));
+    ) -> Result<Self> {
+        let [source, target] = channels;
+        let check_order = match dir {
+            Direction::To => [source, target],
+            Direction::From => [target, source],
+        };
+        let locked = if lock {
+            LockPair::new(check_order[0], check_order[1], op)?
+        } else {
+            None
+        };
+        let lending = match locked {
+            Some(pair) => Lending::Locked(pair),
+            None => {
+                let numbers = [check_order[0].open_number(op)?, check_order[1].open_number(op)?];
+                let (ns, nt) = match dir {
+                    Direction::To => (numbers[0], numbers[1]),
+                    Direction::From => (numbers[1], numbers[0]),
+                };
+                let closed = || Failure::Core(zcopy::Error::closed_descriptor(op));
+                let pair = DescriptorPair::duplicated(ns, nt)
+                    .map_err(|source| Failure::Core(zcopy::Error::Io { op, source }))?
+                    .ok_or_else(closed)?;
+                if !source.still_holds(ns)? || !target.still_holds(nt)? {
+                    return Err(closed());
+                }
+                Lending::Duplicated(pair)
             }
-        }
-        let fa = a.guarded(e, op)?;
-        let fb = b.guarded_above(e, op, fa.used() + 1)?;
-        Ok(Guard::Dup {
-            channels: [a, b],
-            fds: [fa, fb],
+        };
+        Ok(JavaDescriptors {
+            env,
+            channels,
+            lending,
+            dir,
+            blocking,
+            op,
+            steps: 0,
+            progress: Transfer::NONE,
         })
     }
 
-    /// The bridge's own system calls per Java call with this guard (the duplicates and their
-    /// release), for `ZeroCopy.lastTransfer().syscalls()`.
-    fn overhead(&self) -> u64 {
-        match self {
-            Guard::Locked(_) => 0,
-            Guard::Dup { fds, .. } if fds.iter().all(|f| matches!(f, GuardedFd::Dup(..))) => 3,
-            Guard::Dup { .. } => 0,
+    /// Runs `request`: Java's rule for an error after progress is the JDK's (the count is
+    /// returned; the error shows again on the next call).
+    fn run(mut self, request: TransferRequest<'_>) -> Result<Transfer> {
+        let request = request.policy(if self.blocking { Policy::All } else { Policy::Once });
+        match request.run_with(&mut self) {
+            Err(_) if self.progress.bytes > 0 => Ok(self.progress),
+            other => other,
         }
     }
+}
 
-    /// Runs `f` with the descriptors of one step: under the close locks, or on the duplicates
-    /// after checking (from the second step on) that both channels still hold their numbers.
-    fn step(
-        &self,
-        e: &mut Env<'_>,
-        op: &'static str,
-        first: bool,
-        f: impl FnOnce(StepFds<'_>) -> zcopy::Result<(Transfer, Option<usize>)>,
-    ) -> Result<zcopy::Result<Step>> {
-        match self {
-            Guard::Locked(pair) => {
-                let held = match pair.enter(e, op) {
+impl Descriptors for JavaDescriptors<'_, '_, '_, '_> {
+    type Error = Failure;
+
+    fn step<R>(&mut self, f: impl FnOnce(BorrowedFd<'_>, BorrowedFd<'_>) -> R) -> Result<Option<R>> {
+        let first = self.steps == 0;
+        self.steps += 1;
+        match &self.lending {
+            Lending::Locked(pair) => {
+                let held = match pair.enter(self.env, self.op) {
                     Ok(held) => held,
-                    Err(Failure::Core(zcopy::Error::Closed { .. })) => return Ok(Ok(Step::Closed)),
+                    Err(Failure::Core(zcopy::Error::Closed { .. })) => return Ok(None),
                     Err(other) => return Err(other),
                 };
                 // SAFETY: both close locks are held and both channels are open, so the numbers
                 // stay their own open descriptors until `held` is dropped, after `f` returns.
-                let fds = unsafe {
-                    [
-                        BorrowedFd::borrow_raw(held.fds[0]),
-                        BorrowedFd::borrow_raw(held.fds[1]),
-                    ]
+                let [a, b] = unsafe { held.fds.map(|fd| BorrowedFd::borrow_raw(fd)) };
+                // The locks are in the JDK's check order (the file channel first).
+                let (source, target) = match self.dir {
+                    Direction::To => (a, b),
+                    Direction::From => (b, a),
                 };
-                let r = f(StepFds { fds, hint_key: None });
-                drop(held);
-                Ok(r.map(|(t, h)| Step::Moved(t, h)))
+                Ok(Some(f(source, target)))
             }
-            Guard::Dup { channels, fds } => {
-                if !first
-                    && (!channels[0].still_holds(e, &fds[0])? || !channels[1].still_holds(e, &fds[1])?)
-                {
-                    return Ok(Ok(Step::Closed));
+            Lending::Duplicated(pair) => {
+                let [s, t] = self.channels;
+                if !first && (!s.still_holds(pair.number(0))? || !t.still_holds(pair.number(1))?) {
+                    return Ok(None);
                 }
-                let hint_key = match &fds[1] {
-                    GuardedFd::Dup(_, own) => Some(*own),
-                    GuardedFd::Borrowed(_) => None,
-                };
-                let r = f(StepFds {
-                    fds: [fds[0].fd(), fds[1].fd()],
-                    hint_key,
-                });
-                Ok(r.map(|(t, h)| Step::Moved(t, h)))
+                Ok(Some(f(pair.fd(0), pair.fd(1))))
             }
         }
     }
 
-    /// Waits for the other side (index 1) to be ready; `false` when this guard cannot wait
-    /// (the close locks are never held across a wait, and without them the number is not ours).
-    fn wait(&self, events: libc::c_short) -> Result<bool> {
-        match self {
-            Guard::Locked(_) => Ok(false),
-            Guard::Dup { fds, .. } => wait_ready(fds[1].fd(), events).map(|()| true),
+    fn hint_key(&self, dir: Direction) -> Option<RawFd> {
+        match &self.lending {
+            Lending::Locked(_) => None,
+            Lending::Duplicated(pair) => pair.hint_key(dir),
         }
     }
 
-    fn release(self) {
-        if let Guard::Dup { fds: [a, b], .. } = self {
-            release_pair(a, b);
+    fn wait(&mut self, dir: Direction) -> Result<bool> {
+        match &mut self.lending {
+            Lending::Duplicated(pair) if self.blocking => Ok(pair.wait(dir)?),
+            _ => Ok(false),
         }
+    }
+
+    fn syscalls(&self) -> u64 {
+        match &self.lending {
+            Lending::Locked(_) => 0,
+            Lending::Duplicated(pair) => pair.syscalls(),
+        }
+    }
+
+    fn moved(&mut self, total: &Transfer) {
+        self.progress = *total;
     }
 }
 
-/// One Java transfer call: takes the guard of `channels` (the close locks when `lock`, see
-/// [`Guard::new`]), runs the core calls until done, releases the guard and packs the outcome.
-///
-/// `step` makes one core call at `done` bytes of progress (`first` for the first one) and
-/// returns nothing moved once its own checked count is reached; `per_call` is the most one core
-/// call moves, so a shorter step that did not block means the source ended. `wait_events` is
-/// what the other side is polled for.
-#[allow(clippy::too_many_arguments)]
-fn run(
+/// The channels of a transfer call, recognised.
+fn channels<'a, 'l>(
     e: &mut Env<'_>,
-    lock: bool,
-    channels: [&Channel<'_, '_>; 2],
-    op: &'static str,
-    blocking: bool,
-    wait_events: libc::c_short,
-    per_call: u64,
-    step: impl FnMut(StepFds<'_>, u64, bool) -> zcopy::Result<(Transfer, Option<usize>)>,
-) -> Result<jlong> {
-    let guard = Guard::new(e, lock, channels[0], channels[1], op)?;
-    let result = run_steps(e, &guard, op, blocking, wait_events, per_call, step);
-    guard.release();
-    result.map(|o| pack(&o))
-}
-
-/// The loop of [`run`] (see the module docs).
-fn run_steps(
-    e: &mut Env<'_>,
-    guard: &Guard<'_, '_, '_>,
-    op: &'static str,
-    blocking: bool,
-    wait_events: libc::c_short,
-    per_call: u64,
-    mut step: impl FnMut(StepFds<'_>, u64, bool) -> zcopy::Result<(Transfer, Option<usize>)>,
-) -> Result<Outcome> {
-    let mut out = Outcome {
-        syscalls: guard.overhead(),
-        ..Outcome::default()
-    };
-    let mut first = true;
-    loop {
-        let done = out.bytes;
-        let r = guard.step(e, op, first, |fds| step(fds, done, first))?;
-        first = false;
-        let (t, header_short) = match r {
-            Ok(Step::Moved(t, h)) => (t, h),
-            Ok(Step::Closed) if out.bytes == 0 => {
-                return Err(Failure::Core(zcopy::Error::Closed {
-                    op,
-                    what: "descriptor",
-                }))
-            }
-            Ok(Step::Closed) => break,
-            Err(_) if out.bytes > 0 => break,
-            Err(err) => return Err(err.into()),
-        };
-        out.bytes += t.bytes;
-        out.syscalls += t.syscalls;
-        out.would_block = t.would_block;
-        if t.method != TransferMethod::None {
-            out.method = Some(t.method);
-        }
-        if header_short.is_some() {
-            out.header_short = header_short;
-            break;
-        }
-        if !blocking {
-            break;
-        }
-        if t.would_block {
-            if !guard.wait(wait_events)? {
-                break;
-            }
-            out.syscalls += 1;
-        } else if t.bytes < per_call {
-            break; // the source ended (or the file is shorter than asked): nothing more to move
-        }
-    }
-    Ok(out)
-}
-
-/// A step that had nothing left to move.
-fn nothing() -> Transfer {
-    Transfer {
-        bytes: 0,
-        method: TransferMethod::None,
-        would_block: false,
-        syscalls: 0,
-    }
-}
-
-/// A transfer's core call at `done` bytes of progress, by descriptors.
-fn to_step(
-    fds: StepFds<'_>,
-    forced: Option<TransferMethod>,
-    position: u64,
-    count: u64,
-    done: u64,
-) -> zcopy::Result<Transfer> {
-    let [s, t] = fds.fds;
-    let pos = position.saturating_add(done);
-    let left = count - done;
-    match (forced, fds.hint_key) {
-        (Some(m), _) => zcopy::transfer_to_using(m, s, pos, left, t),
-        (None, Some(key)) => zcopy::transfer_to_keyed(s, pos, left, t, key),
-        (None, None) => zcopy::transfer_to(s, pos, left, t),
-    }
+    source: &'a JObject<'l>,
+    target: &'a JObject<'l>,
+) -> Result<[Channel<'a, 'l>; 2]> {
+    Ok([
+        Channel::require(e, source, "the source")?,
+        Channel::require(e, target, "the target")?,
+    ])
 }
 
 /// `Native.transferTo(FileChannel src, long position, long count, Channel target,
@@ -355,32 +251,18 @@ pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
     guard: jint,
 ) -> jlong {
     native!(env, |e| {
-        const OP: &str = "transfer_to";
         let forced = forced_method(method)?;
-        let src_ch = Channel::require(e, &src, "the source")?;
-        let dst_ch = Channel::require(e, &target, "the target")?;
-        let mut args = None;
-        run(
+        let [s, t] = channels(e, &src, &target)?;
+        let fds = JavaDescriptors::new(
             e,
+            [&s, &t],
+            Direction::To,
             guard == GUARD_LOCK,
-            [&src_ch, &dst_ch],
-            OP,
             blocking,
-            libc::POLLOUT,
-            zcopy::MAX_DIRECT_TRANSFER,
-            |fds, done, first| {
-                if first {
-                    args = Some(zcopy::check_transfer_to_args(
-                        fds.fds[0], position, count, fds.fds[1],
-                    )?);
-                }
-                let (position, count) = args.expect("checked in the first step");
-                if !first && done >= count {
-                    return Ok((nothing(), None));
-                }
-                to_step(fds, forced, position, count, done).map(|t| (t, None))
-            },
-        )
+            "transfer_to",
+        )?;
+        let done = fds.run(TransferRequest::to(position, count).method(forced))?;
+        Ok(pack(&done, 0))
     })
 }
 
@@ -404,41 +286,13 @@ pub extern "system" fn Java_io_zcopy_Native_transferToWithHeader<'l>(
     length: jint,
 ) -> jlong {
     native!(env, |e| {
-        const OP: &str = "transfer_to_with_header";
         let (mut scratch, mut spill) = ([0i8; HEADER_STACK], Vec::new());
         let header = header_bytes(e, &header, offset, length, &mut scratch, &mut spill)?;
-        let src_ch = Channel::require(e, &src, "the source")?;
-        let dst_ch = Channel::require(e, &target, "the target")?;
-        let mut args = None;
-        run(
-            e,
-            guard == GUARD_LOCK,
-            [&src_ch, &dst_ch],
-            OP,
-            blocking,
-            libc::POLLOUT,
-            zcopy::MAX_DIRECT_TRANSFER,
-            |fds, done, first| {
-                let [s, t] = fds.fds;
-                if first {
-                    let (position, count) = zcopy::check_transfer_to_args(s, position, count, t)?;
-                    args = Some((position, count));
-                    let h = match fds.hint_key {
-                        Some(key) => {
-                            zcopy::transfer_to_with_header_keyed(s, position, count, t, header, key)?
-                        }
-                        None => zcopy::transfer_to_with_header(s, position, count, t, header)?,
-                    };
-                    let short = (h.header < header.len()).then_some(h.header);
-                    return Ok((h.body, short));
-                }
-                let (position, count) = args.expect("checked in the first step");
-                if done >= count {
-                    return Ok((nothing(), None));
-                }
-                to_step(fds, None, position, count, done).map(|t| (t, None))
-            },
-        )
+        let [s, t] = channels(e, &src, &target)?;
+        let op = "transfer_to_with_header";
+        let fds = JavaDescriptors::new(e, [&s, &t], Direction::To, guard == GUARD_LOCK, blocking, op)?;
+        let done = fds.run(TransferRequest::to(position, count).header(header))?;
+        Ok(pack(&done, header.len()))
     })
 }
 
@@ -496,38 +350,18 @@ pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
     guard: jint,
 ) -> jlong {
     native!(env, |e| {
-        const OP: &str = "transfer_from";
         let forced = forced_method(method)?;
-        let dst_ch = Channel::require(e, &target, "the target")?;
-        let src_ch = Channel::require(e, &src, "the source")?;
-        let mut args = None;
-        run(
+        let [s, t] = channels(e, &src, &target)?;
+        let fds = JavaDescriptors::new(
             e,
+            [&s, &t],
+            Direction::From,
             guard == GUARD_LOCK,
-            [&dst_ch, &src_ch],
-            OP,
             blocking,
-            libc::POLLIN,
-            u64::MAX,
-            |fds, done, first| {
-                let [t, s] = fds.fds;
-                if first {
-                    args = Some(zcopy::check_transfer_from_args(t, s, position, count)?);
-                }
-                let (position, count) = args.expect("checked in the first step");
-                if !first && done >= count {
-                    return Ok((nothing(), None));
-                }
-                let pos = position.saturating_add(done);
-                let left = count - done;
-                let r = match (forced, fds.hint_key) {
-                    (Some(m), _) => zcopy::transfer_from_using(m, t, s, pos, left),
-                    (None, Some(key)) => zcopy::transfer_from_keyed(t, s, pos, left, key),
-                    (None, None) => zcopy::transfer_from(t, s, pos, left),
-                };
-                r.map(|t| (t, None))
-            },
-        )
+            "transfer_from",
+        )?;
+        let done = fds.run(TransferRequest::from(position, count).method(forced))?;
+        Ok(pack(&done, 0))
     })
 }
 
@@ -541,13 +375,11 @@ pub extern "system" fn Java_io_zcopy_Native_accessMode<'l>(
     channel: JObject<'l>,
 ) -> jint {
     native!(env, |e| {
-        const OP: &str = "access_mode";
         let ch = Channel::require(e, &channel, "the channel")?;
-        if let Some(bits) = with_locked(e, &ch, OP, |_, fd| access_bits(fd))? {
-            return Ok(bits);
-        }
-        let fd = ch.guarded(e, OP)?;
-        access_bits(fd.fd())
+        let access = ch.with_fd(e, "access_mode", |fd| {
+            Ok(zcopy::binding::access("access_mode", fd)?)
+        })?;
+        Ok(i32::from(access.readable) | i32::from(access.writable) << 1 | i32::from(access.append) << 2)
     })
 }
 
@@ -561,18 +393,12 @@ pub extern "system" fn Java_io_zcopy_Native_isRegularFile<'l>(
     channel: JObject<'l>,
 ) -> jboolean {
     native!(env, |e| {
-        const OP: &str = "is_regular_file";
         let ch = Channel::require(e, &channel, "the channel")?;
-        if let Some(regular) = with_locked(e, &ch, OP, |_, fd| is_regular(fd))? {
-            return Ok(regular);
-        }
-        let fd = ch.guarded(e, OP)?;
-        is_regular(fd.fd())
+        ch.with_fd(e, "is_regular_file", |fd| {
+            zcopy::binding::is_regular_file(fd)
+                .map_err(|source| Failure::Core(zcopy::Error::Io { op: "fstat", source }))
+        })
     })
-}
-
-fn is_regular(fd: BorrowedFd<'_>) -> Result<bool> {
-    zcopy::is_regular_file(fd).map_err(|source| Failure::Core(zcopy::Error::Io { op: "fstat", source }))
 }
 
 /// `Native.closeLocksAvailable()`: whether this JDK's channels have the close lock that the
@@ -585,15 +411,41 @@ pub extern "system" fn Java_io_zcopy_Native_closeLocksAvailable<'l>(
     native!(env, |_e| Ok(crate::channels::close_locks_available()))
 }
 
-/// `Native.setDescriptorGuard(boolean)`: for the benchmark that measures the guards' cost only.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_setDescriptorGuard<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    on: jboolean,
-) {
-    native!(env, |_e| {
-        crate::channels::set_dup_guard(on);
-        Ok(())
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_results_round_trip_what_java_unpacks() {
+        let mut t = Transfer::NONE;
+        t.bytes = (1 << 40) + 5;
+        t.header = 3;
+        t.method = TransferMethod::ReadWrite;
+        t.would_block = true;
+        t.syscalls = 5000;
+        let v = pack(&t, 3);
+        assert!(v > 0, "the sign bit stays clear");
+        assert_eq!(v & BYTES_MASK, (1 << 40) + 5);
+        assert_eq!(
+            (v >> SYSCALLS_SHIFT) as u64 & SYSCALLS_MAX,
+            SYSCALLS_MAX,
+            "saturated"
+        );
+        assert_eq!(
+            (v >> METHOD_SHIFT) & 0xf,
+            i64::from(TransferMethod::ReadWrite.code())
+        );
+        assert_ne!(v & WOULD_BLOCK, 0);
+        assert_eq!(v & HEADER_SHORT, 0);
+        t.header = 2;
+        let short = pack(&t, 3);
+        assert_ne!(short & HEADER_SHORT, 0);
+        assert_eq!(short & BYTES_MASK, 2);
+        for m in TransferMethod::ALL {
+            assert!(m.code() < 16, "a method code fits the packed field");
+            assert_eq!(forced_method(m.code() as jint).unwrap(), Some(m));
+        }
+        assert_eq!(forced_method(0).unwrap(), None);
+        assert!(forced_method(99).is_err());
+    }
 }

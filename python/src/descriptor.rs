@@ -9,42 +9,40 @@
 //! thread can close anything meanwhile) or works on duplicates (`F_DUPFD_CLOEXEC`), which keep the
 //! original open file descriptions alive until the call returns.
 //!
-//! Duplicating costs three system calls (two `dup`s, one `close_range`), about 1 µs here:
-//! more than a whole `os.sendfile` of 4 KiB. So [`Call::take`] keeps the GIL, without duplicates,
-//! for calls that cannot wait: at most [`SMALL`] bytes, with the side that could block (the
+//! Duplicating (the core's [`DescriptorPair`]) costs three system calls (two `dup`s, one
+//! `close_range`), about 1 µs: more than a whole `os.sendfile` of 4 KiB. So [`Call::take`] keeps
+//! the GIL, without duplicates, for calls that cannot wait: at most [`SMALL`] bytes, with the side that could block (the
 //! target of `transfer_to`/`sendfile`, the source of `transfer_from`) non-blocking or seekable
 //! (files, `/dev/null`: see [`cannot_wait`]). Everything else is duplicated and runs with the
 //! GIL released. Numbers from `make bench-python`.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyInt, PyType};
+use zcopy::binding::{fd_number, DescriptorPair};
+use zcopy::TransferRequest;
 
 use crate::errors::IntoPyResult;
-
-/// A number that is never an open descriptor: stands for negative numbers (`socket.fileno()`
-/// returns -1 once closed), which `BorrowedFd` cannot hold.
-const NEVER_OPEN: RawFd = RawFd::MAX;
 
 /// Calls that move at most this many bytes into (or out of) a non-blocking descriptor keep the
 /// GIL: they cannot wait, and a page-cache copy of this size takes microseconds.
 pub const SMALL: u64 = 64 * 1024;
 
-/// The descriptor number of `obj`: an `int`, or the result of `obj.fileno()`.
-///
-/// Negative numbers come back as a number that is not open, so core reports them as closed
-/// descriptors (`OSError` with `EBADF`), as `os.sendfile(-1, ...)` does.
+/// The descriptor number of `obj`: an `int`, or the result of `obj.fileno()`, by the core's rule
+/// for numbers that cannot be open (negative ones: `socket.fileno()` returns -1 once closed), so
+/// core reports them as closed descriptors (`OSError` with `EBADF`), as `os.sendfile(-1, ...)`
+/// does.
 ///
 /// # Errors
 ///
 /// `TypeError` for other objects; whatever `fileno()` raises (`ValueError` for a closed file
-/// object); `OverflowError` for numbers beyond a C `int`.
+/// object); `OverflowError` for numbers beyond a C `long`.
 pub fn number(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
-    let fd: RawFd = if obj.is_instance_of::<PyInt>() {
+    let fd: i64 = if obj.is_instance_of::<PyInt>() {
         obj.extract()?
     } else if let Ok(fileno) = obj.getattr(intern!(obj.py(), "fileno")) {
         fileno.call0()?.extract()?
@@ -54,7 +52,7 @@ pub fn number(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
             obj.get_type().name()?
         )));
     };
-    Ok(if fd < 0 { NEVER_OPEN } else { fd })
+    Ok(fd_number(fd))
 }
 
 /// Whether a small call cannot wait on `obj` (whose number is `fd`): a socket with a timeout
@@ -84,25 +82,17 @@ fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
     flags >= 0 && flags & libc::O_NONBLOCK != 0
 }
 
-/// The two descriptors of one call, and whether it may release the GIL.
+/// The two descriptors (source, target) of one call, and whether it may release the GIL: a
+/// pair duplicated by the core's kit when the call may wait (it then runs with the GIL
+/// released), lent as they are otherwise (the GIL held throughout keeps any Python thread from
+/// closing them).
 pub struct Call {
-    /// The caller's own numbers.
-    numbers: [RawFd; 2],
-    /// Duplicates owned by the call, when it may wait: it then runs on them with the GIL
-    /// released. Without them the call uses `numbers` with the GIL held throughout.
-    dups: Option<[OwnedFd; 2]>,
-}
-
-impl Drop for Call {
-    fn drop(&mut self) {
-        if let Some([a, b]) = self.dups.take() {
-            zcopy::close_pair(a, b);
-        }
-    }
+    pair: DescriptorPair,
 }
 
 impl Call {
-    /// Takes the descriptors of `objs` for one call that moves up to `count` bytes.
+    /// Takes the descriptors of `objs` (source, target) for one call that moves up to `count`
+    /// bytes.
     ///
     /// `waits_on` is the index of the object whose blocking could make the call wait (`None`:
     /// the call may always wait, as `transfer_all` does). See the module's documentation for
@@ -115,53 +105,41 @@ impl Call {
     pub fn take(objs: [&Bound<'_, PyAny>; 2], count: u64, waits_on: Option<usize>) -> PyResult<Call> {
         let numbers = [number(objs[0])?, number(objs[1])?];
         let cannot_wait = waits_on.is_some_and(|i| count <= SMALL && cannot_wait(objs[i], numbers[i]));
-        let mut call = Call { numbers, dups: None };
-        if !cannot_wait {
-            // The second above the first, so that one close_range releases both.
-            if let Some(a) = duplicate(numbers[0], 0)? {
-                if let Some(b) = duplicate(numbers[1], a.as_raw_fd() + 1)? {
-                    call.dups = Some([a, b]);
-                }
-            }
-            // A number is not open: run with the GIL held, where core reports it in its order.
-        }
-        Ok(call)
+        let duplicated = if cannot_wait {
+            None
+        } else {
+            DescriptorPair::duplicated(numbers[0], numbers[1])?
+        };
+        // A pair that is not duplicated runs with the GIL held (a number that is not open is
+        // reported by core in its own check order).
+        // SAFETY: the GIL is held for the whole call when the numbers are lent, so no Python
+        // thread can close them meanwhile.
+        let pair = duplicated.unwrap_or_else(|| unsafe { DescriptorPair::borrowed(numbers[0], numbers[1]) });
+        Ok(Call { pair })
     }
 
-    /// The `i`-th descriptor.
+    /// The `i`-th descriptor (0: source, 1: target).
     pub fn fd(&self, i: usize) -> BorrowedFd<'_> {
-        match &self.dups {
-            Some(dups) => dups[i].as_fd(),
-            // SAFETY: a caller's own number is never -1 (see `number`), and the GIL is held while
-            // it is used, so no Python thread can close it; if it is not open, core's first
-            // system call on it fails with EBADF.
-            None => unsafe { BorrowedFd::borrow_raw(self.numbers[i]) },
-        }
-    }
-
-    /// The caller's own number of the `i`-th descriptor (not the duplicate's): the key under
-    /// which core keeps its transfer-method hints, so that a hint follows the caller's
-    /// descriptor rather than whatever a duplicate's reused number served before.
-    pub fn key(&self, i: usize) -> RawFd {
-        self.numbers[i]
+        self.pair.fd(i)
     }
 
     /// Runs `f` (the system calls) with the GIL released when the descriptors are duplicates,
     /// with the GIL held otherwise.
     pub fn run<T: Send>(&self, py: Python<'_>, f: impl FnOnce() -> zcopy::Result<T> + Send) -> PyResult<T> {
-        if self.dups.is_some() {
+        if self.pair.is_duplicated() {
             py.detach(f).py()
         } else {
             f().py()
         }
     }
-}
 
-/// A duplicate of `fd` numbered `min` or above, or `None` when `fd` is not open.
-fn duplicate(fd: RawFd, min: RawFd) -> PyResult<Option<OwnedFd>> {
-    match zcopy::duplicate_at_least(fd, min) {
-        Ok(dup) => Ok(Some(dup)),
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Ok(None),
-        Err(e) => Err(e.into()),
+    /// Runs a transfer request on the pair (route hints kept under the caller's own numbers),
+    /// with the GIL released when the descriptors are duplicates.
+    pub fn transfer(mut self, py: Python<'_>, request: TransferRequest<'_>) -> PyResult<zcopy::Transfer> {
+        if self.pair.is_duplicated() {
+            py.detach(move || request.run_with(&mut self.pair)).py()
+        } else {
+            request.run_with(&mut self.pair).py()
+        }
     }
 }

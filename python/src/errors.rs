@@ -18,7 +18,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::PyErr;
-use zcopy::{Error, ErrorKind};
+use zcopy::{Error, ErrorKind, Resource};
 
 create_exception!(
     zcopy,
@@ -41,7 +41,7 @@ pub fn to_py(err: Error) -> PyErr {
             if !matches!(
                 err,
                 Error::Closed {
-                    what: "descriptor",
+                    what: Resource::Descriptor,
                     ..
                 }
             ) =>

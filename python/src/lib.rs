@@ -66,6 +66,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SPLICE_F_NONBLOCK", libc::SPLICE_F_NONBLOCK)?;
     m.add("SPLICE_F_MORE", libc::SPLICE_F_MORE)?;
     m.add("MAX_TRANSFER", zcopy::MAX_DIRECT_TRANSFER)?;
+    m.add("METHODS", pyo3::types::PyTuple::new(py, transfer::names())?)?;
 
     m.add_class::<selector::Epoll>()?;
     m.add("LEVEL_TRIGGERED", zcopy::Mode::LEVEL.bits())?;

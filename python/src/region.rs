@@ -9,7 +9,7 @@
 //! region (`Py_buffer.obj`), so the object cannot be dropped while a view exists.
 
 use std::ffi::c_int;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
@@ -193,21 +193,15 @@ impl Region {
 
     /// Fails with `ValueError` unless `[offset, offset + len)` lies inside the region.
     fn check_range(&self, op: &'static str, offset: u64, len: u64) -> PyResult<()> {
-        let size = self.inner.len() as u64;
-        if offset > size || len > size - offset {
-            return Err(to_py(zcopy::Error::OutOfRange {
-                op,
-                offset,
-                len,
-                size,
-            }));
-        }
-        Ok(())
+        self.inner.check_range(op, offset, len).map_err(to_py)
     }
 }
 
 fn closed(op: &'static str) -> PyErr {
-    to_py(zcopy::Error::Closed { op, what: "region" })
+    to_py(zcopy::Error::Closed {
+        op,
+        what: zcopy::Resource::Region,
+    })
 }
 
 #[pymethods]
@@ -588,9 +582,9 @@ pub fn map(
             }
         }
         Source::Borrowed(raw) => {
-            // SAFETY: the number is never -1 (descriptor::number); the GIL is held for the whole
-            // call, so no Python thread can close it meanwhile, and core checks that it is open.
-            let fd = unsafe { BorrowedFd::borrow_raw(*raw) };
+            // SAFETY: the GIL is held for the whole call, so no Python thread can close the number
+            // meanwhile, and core checks that it is open.
+            let fd = unsafe { zcopy::binding::borrow_fd(*raw) };
             options.map(fd)
         }
     }

@@ -3,12 +3,13 @@
 //!
 //! Every call takes its descriptors with [`Call::take`], so that a number closed and reused by
 //! another thread meanwhile cannot redirect the bytes, and releases the GIL for system calls
-//! that may wait. Core does everything else: argument checks in the JDK's order, the method
-//! chain, EINTR/EAGAIN policy, and SIGPIPE shielding.
+//! that may wait. Core does everything else through one `TransferRequest`: argument checks in
+//! the JDK's order, the method chain, the "transfer all" loop, EINTR/EAGAIN policy, and SIGPIPE
+//! shielding.
 
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use zcopy::{SpliceFlags, Transfer, TransferMethod};
+use zcopy::{Policy, SpliceFlags, TransferMethod, TransferRequest};
 
 use crate::descriptor::Call;
 use crate::errors::{invalid, IntoPyResult};
@@ -31,27 +32,23 @@ fn count_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
     value.map_or(Ok(i64::MAX), signed)
 }
 
-/// The transfer method named `name`, as `last_method()` reports it.
+/// The transfer method named `name`, as `last_method()` reports it (`None`: automatic).
 fn method(name: Option<&str>) -> PyResult<Option<TransferMethod>> {
     let Some(name) = name else {
         return Ok(None);
     };
-    Ok(Some(match name {
-        "copy_file_range" => TransferMethod::CopyFileRange,
-        "sendfile" => TransferMethod::Sendfile,
-        "splice" => TransferMethod::Splice,
-        "mmap+write" => TransferMethod::MmapWrite,
-        "read/write" => TransferMethod::ReadWrite,
-        other => {
-            return Err(invalid(
-                "transfer",
-                format!(
-                    "unknown method {other:?} (expected one of copy_file_range, sendfile, splice, \
-                     mmap+write, read/write)"
-                ),
-            ))
-        }
-    }))
+    match TransferMethod::from_name(name).filter(|&m| m != TransferMethod::None) {
+        Some(m) => Ok(Some(m)),
+        None => Err(invalid(
+            "transfer",
+            format!("unknown method {name:?} (expected one of {})", names().join(", ")),
+        )),
+    }
+}
+
+/// The names `method=` accepts, in the core's table order (`zcopy.METHODS`).
+pub fn names() -> Vec<&'static str> {
+    TransferMethod::ALL.iter().map(|m| m.name()).collect()
 }
 
 /// Transfers up to `count` bytes of the file `src` from `position` to `target`, with
@@ -76,15 +73,8 @@ pub fn transfer_to(
 ) -> PyResult<u64> {
     let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
     let call = Call::take([src, target], count as u64, Some(1))?;
-    let (s, t, key) = (call.fd(0), call.fd(1), call.key(1));
-    call.run(py, || {
-        let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
-        match forced {
-            Some(m) => zcopy::transfer_to_using(m, s, p, c, t),
-            None => zcopy::transfer_to_keyed(s, p, c, t, key),
-        }
-    })
-    .map(|t: Transfer| t.bytes)
+    let t = call.transfer(py, TransferRequest::to(position, count).method(forced))?;
+    Ok(t.bytes)
 }
 
 /// Transfers up to `count` bytes from `src` into the file `target_file` at `position`, with
@@ -103,16 +93,9 @@ pub fn transfer_from(
     method: Option<&str>,
 ) -> PyResult<u64> {
     let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
-    let call = Call::take([target_file, src], count as u64, Some(1))?;
-    let (t, s, key) = (call.fd(0), call.fd(1), call.key(1));
-    call.run(py, || {
-        let (p, c) = zcopy::check_transfer_from_args(t, s, position, count)?;
-        match forced {
-            Some(m) => zcopy::transfer_from_using(m, t, s, p, c),
-            None => zcopy::transfer_from_keyed(t, s, p, c, key),
-        }
-    })
-    .map(|t: Transfer| t.bytes)
+    let call = Call::take([src, target_file], count as u64, Some(0))?;
+    let t = call.transfer(py, TransferRequest::from(position, count).method(forced))?;
+    Ok(t.bytes)
 }
 
 /// Moves all `count` bytes (to the end of the file when `None`) of `src` from `position` to
@@ -131,15 +114,10 @@ pub fn transfer_all(
     let position = signed(position)?;
     let (count, forced) = (count_arg(count)?, self::method(method)?);
     let call = Call::take([src, target], count as u64, None)?;
-    let (s, t, key) = (call.fd(0), call.fd(1), call.key(1));
-    call.run(py, || {
-        let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
-        match forced {
-            Some(m) => zcopy::transfer_all_using(m, s, p, c, t),
-            None => zcopy::transfer_all_keyed(s, p, c, t, key),
-        }
-    })
-    .map(|t: Transfer| t.bytes)
+    let request = TransferRequest::to(position, count)
+        .policy(Policy::All)
+        .method(forced);
+    Ok(call.transfer(py, request)?.bytes)
 }
 
 /// Sends `header` on the socket `target` with `MSG_MORE`, then transfers `count` bytes of `src`
@@ -159,12 +137,8 @@ pub fn transfer_with_header(
     let header = pyo3::buffer::PyBuffer::<u8>::get(header)?.to_vec(py)?;
     let small = (count as u64).saturating_add(header.len() as u64);
     let call = Call::take([src, target], small, Some(1))?;
-    let (s, t, key) = (call.fd(0), call.fd(1), call.key(1));
-    call.run(py, || {
-        let (p, c) = zcopy::check_transfer_to_args(s, position, count, t)?;
-        zcopy::transfer_to_with_header_keyed(s, p, c, t, &header, key)
-    })
-    .map(|h| (h.header, h.body.bytes))
+    let t = call.transfer(py, TransferRequest::to(position, count).header(&header))?;
+    Ok((t.header, t.bytes))
 }
 
 /// The kernel path of this thread's last transfer: `"copy_file_range"`, `"sendfile"`,

@@ -88,8 +88,9 @@ def last_transfer() -> Transfer:
     return Transfer(*_native.last_transfer())
 
 
-#: The names ``last_method()`` returns and ``method=`` accepts (besides ``"none"``).
-METHODS = ("copy_file_range", "sendfile", "splice", "mmap+write", "read/write")
+#: The names ``last_method()`` returns and ``method=`` accepts (besides ``"none"``), in the order
+#: of the core's method table (so a method the core adds appears here by itself).
+METHODS: tuple[str, ...] = _native.METHODS
 
 __all__ = [
     "EDGE_TRIGGERED",

@@ -48,6 +48,7 @@ SPLICE_F_MOVE: Final[int]
 SPLICE_F_NONBLOCK: Final[int]
 SPLICE_F_MORE: Final[int]
 MAX_TRANSFER: Final[int]
+METHODS: Final[tuple[str, ...]]
 
 LEVEL_TRIGGERED: Final[int]
 EDGE_TRIGGERED: Final[int]

@@ -33,7 +33,10 @@ impl SpliceFlags {
     pub fn from_bits(bits: u32) -> Result<SpliceFlags> {
         let known = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE;
         if bits & !known != 0 {
-            return Err(Error::invalid("splice", format!("unknown splice flags {bits:#x}")));
+            return Err(Error::invalid(
+                "splice",
+                format!("unknown splice flags {bits:#x}"),
+            ));
         }
         Ok(SpliceFlags(bits))
     }
@@ -87,10 +90,17 @@ fn store(offset: Option<&mut u64>, value: Option<i64>) {
 ///
 /// [`Error::WouldBlock`] when a non-blocking `out_fd` is full; [`Error::Closed`] for `EBADF`;
 /// [`Error::Io`] otherwise (`EPIPE` for a vanished peer, never a `SIGPIPE` death).
-pub fn sendfile(out_fd: BorrowedFd<'_>, in_fd: BorrowedFd<'_>, offset: Option<&mut u64>, count: usize) -> Result<usize> {
+pub fn sendfile(
+    out_fd: BorrowedFd<'_>,
+    in_fd: BorrowedFd<'_>,
+    offset: Option<&mut u64>,
+    count: usize,
+) -> Result<usize> {
     let mut off = kernel_offset("sendfile", &offset)?;
     let count = count.min(MAX_DIRECT_TRANSFER as usize);
-    let n = direct_call("sendfile", || nix::sys::sendfile::sendfile64(out_fd, in_fd, off.as_mut(), count))?;
+    let n = direct_call("sendfile", || {
+        nix::sys::sendfile::sendfile64(out_fd, in_fd, off.as_mut(), count)
+    })?;
     store(offset, off);
     Ok(n)
 }
@@ -110,7 +120,10 @@ pub fn splice(
     len: usize,
     flags: SpliceFlags,
 ) -> Result<usize> {
-    let (mut oin, mut oout) = (kernel_offset("splice", &off_in)?, kernel_offset("splice", &off_out)?);
+    let (mut oin, mut oout) = (
+        kernel_offset("splice", &off_in)?,
+        kernel_offset("splice", &off_out)?,
+    );
     let n = direct_call("splice", || {
         nix::fcntl::splice(fd_in, oin.as_mut(), fd_out, oout.as_mut(), len, flags.nix())
     })?;

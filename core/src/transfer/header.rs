@@ -21,7 +21,12 @@ pub(super) struct HeaderStep {
 /// Sends `header` on the socket `fd`, with `MSG_MORE` when a body follows (`MSG_NOSIGNAL` always:
 /// no `SIGPIPE`). An error after part of the header went ends the step with that part; the error
 /// shows again on the next call.
-pub(super) fn send_header(job: &Job<'_>, fd: BorrowedFd<'_>, header: &[u8], body_follows: bool) -> HeaderStep {
+pub(super) fn send_header(
+    job: &Job<'_>,
+    fd: BorrowedFd<'_>,
+    header: &[u8],
+    body_follows: bool,
+) -> HeaderStep {
     let mut flags = MsgFlags::MSG_NOSIGNAL;
     if body_follows {
         // nix has no name for MSG_MORE (tcp(7), udp(7)).

@@ -35,7 +35,13 @@ pub(super) struct Job<'a> {
 }
 
 impl<'a> Job<'a> {
-    pub(super) fn new(src: BorrowedFd<'a>, dst: BorrowedFd<'a>, position: u64, count: u64, dir: Direction) -> Job<'a> {
+    pub(super) fn new(
+        src: BorrowedFd<'a>,
+        dst: BorrowedFd<'a>,
+        position: u64,
+        count: u64,
+        dir: Direction,
+    ) -> Job<'a> {
         Job {
             src,
             dst,
@@ -57,7 +63,10 @@ impl<'a> Job<'a> {
     }
 
     /// Makes one counted system call, retried on `EINTR`.
-    pub(super) fn sys<T, E: Into<io::Error>>(&self, mut f: impl FnMut() -> std::result::Result<T, E>) -> io::Result<T> {
+    pub(super) fn sys<T, E: Into<io::Error>>(
+        &self,
+        mut f: impl FnMut() -> std::result::Result<T, E>,
+    ) -> io::Result<T> {
         loop {
             self.tick(1);
             match f().map_err(Into::into) {
@@ -121,7 +130,9 @@ pub(super) enum Step {
     Moved(Progress),
     /// The route cannot serve this pair; nothing was moved. Try the next one. `kind_wide`: no
     /// descriptor of these kinds will ever work with it (`ENOSYS`).
-    Fallback { kind_wide: bool },
+    Fallback {
+        kind_wide: bool,
+    },
 }
 
 /// What a route moved.

@@ -64,7 +64,12 @@ fn signed(v: u64) -> i64 {
 /// assert_eq!(s, "23456789");
 /// # Ok(()) }
 /// ```
-pub fn transfer_to(src: BorrowedFd<'_>, position: u64, count: u64, target: BorrowedFd<'_>) -> crate::Result<Transfer> {
+pub fn transfer_to(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> crate::Result<Transfer> {
     TransferRequest::to(signed(position), signed(count)).run(src, target)
 }
 
@@ -74,7 +79,12 @@ pub fn transfer_to(src: BorrowedFd<'_>, position: u64, count: u64, target: Borro
 /// # Errors
 ///
 /// As [`TransferRequest::run`] (with `ESPIPE` when `target` is not a regular file).
-pub fn transfer_from(target: BorrowedFd<'_>, src: BorrowedFd<'_>, position: u64, count: u64) -> crate::Result<Transfer> {
+pub fn transfer_from(
+    target: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+) -> crate::Result<Transfer> {
     TransferRequest::from(signed(position), signed(count)).run(src, target)
 }
 
@@ -86,7 +96,12 @@ pub fn transfer_from(target: BorrowedFd<'_>, src: BorrowedFd<'_>, position: u64,
 ///
 /// As [`TransferRequest::run`]. An error after some bytes moved is reported as the error;
 /// [`last_transfer`] then holds the bytes moved before it.
-pub fn transfer_all(src: BorrowedFd<'_>, position: u64, count: u64, target: BorrowedFd<'_>) -> crate::Result<Transfer> {
+pub fn transfer_all(
+    src: BorrowedFd<'_>,
+    position: u64,
+    count: u64,
+    target: BorrowedFd<'_>,
+) -> crate::Result<Transfer> {
     TransferRequest::to(signed(position), signed(count))
         .policy(Policy::All)
         .run(src, target)

@@ -30,7 +30,11 @@ impl SplicePipe {
             Ok(size) => size as usize,
             Err(_) => job.sys(|| fcntl(&write, FcntlArg::F_GETPIPE_SZ))? as usize,
         };
-        Ok(SplicePipe { read, write, capacity })
+        Ok(SplicePipe {
+            read,
+            write,
+            capacity,
+        })
     }
 
     pub(super) fn read_end(&self) -> BorrowedFd<'_> {
@@ -52,7 +56,16 @@ impl SplicePipe {
             return false;
         };
         while pending > 0 {
-            match job.sys(|| splice(self.read_end(), None, null, None, pending, SpliceFFlags::SPLICE_F_MOVE)) {
+            match job.sys(|| {
+                splice(
+                    self.read_end(),
+                    None,
+                    null,
+                    None,
+                    pending,
+                    SpliceFFlags::SPLICE_F_MOVE,
+                )
+            }) {
                 Ok(n) if n > 0 => pending -= n,
                 _ => return false,
             }
@@ -87,7 +100,13 @@ pub(super) fn with_pipe<T>(job: &Job<'_>, f: impl FnOnce(&SplicePipe) -> (T, boo
 /// A process-wide descriptor for `/dev/null`, opened on first use and kept.
 fn dev_null() -> Option<BorrowedFd<'static>> {
     static NULL: OnceLock<Option<OwnedFd>> = OnceLock::new();
-    NULL.get_or_init(|| std::fs::File::options().write(true).open("/dev/null").ok().map(OwnedFd::from))
-        .as_ref()
-        .map(AsFd::as_fd)
+    NULL.get_or_init(|| {
+        std::fs::File::options()
+            .write(true)
+            .open("/dev/null")
+            .ok()
+            .map(OwnedFd::from)
+    })
+    .as_ref()
+    .map(AsFd::as_fd)
 }

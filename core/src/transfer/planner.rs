@@ -121,7 +121,10 @@ fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
             }
         }
     }
-    Err(Error::os(job.op(), std::io::Error::from_raw_os_error(libc::EINVAL)))
+    Err(Error::os(
+        job.op(),
+        std::io::Error::from_raw_os_error(libc::EINVAL),
+    ))
 }
 
 /// Whether a hinted route still suits the descriptor. Hints are keyed by descriptor number, and a
@@ -145,7 +148,10 @@ fn run_forced(job: &Job<'_>, method: TransferMethod) -> Result<Transfer> {
         feature: method.name(),
         min_kernel: "(any: not for this pair of descriptors)",
     };
-    let route = plan.routes().find(|r| r.method() == method).ok_or_else(unsupported)?;
+    let route = plan
+        .routes()
+        .find(|r| r.method() == method)
+        .ok_or_else(unsupported)?;
     match route.run(job)? {
         Step::Moved(p) => Ok(done(route, p)),
         Step::Fallback { .. } => Err(unsupported()),

@@ -19,10 +19,14 @@ pub enum Policy {
     #[default]
     Once,
     /// Everything asked (or up to the end of the source), in as many calls as it takes, waiting
-    /// whenever the non-blocking side is full or empty ([`Descriptors::wait`]). An error after
-    /// some bytes moved ends the transfer with that error, and [`last_transfer`](super::last_transfer)
-    /// holds the bytes moved before it: bindings that follow the JDK's rule (a count, not an
-    /// exception, once bytes moved) report that instead.
+    /// whenever the non-blocking side is full or empty ([`Descriptors::wait`]).
+    ///
+    /// An error after some bytes moved ends the transfer with that error (a transfer asked to move
+    /// everything did not), and the bytes moved before it are not lost: they are in
+    /// [`last_transfer`](super::last_transfer) and were told to the guard
+    /// ([`Descriptors::moved`]), so a binding that follows the JDK's rule (a count, not an
+    /// exception, once bytes moved) can report that instead. Within one step the kernel's own
+    /// rule holds: a call that moved bytes returns them, and the error comes with the next call.
     All,
 }
 
@@ -39,7 +43,10 @@ pub trait Descriptors {
     /// Runs `f` with the (source, target) descriptors for one step; `Ok(None)` when one of them
     /// was closed since the previous step (the transfer then ends with its progress, or with
     /// [`Error::Closed`] if there is none).
-    fn step<R>(&mut self, f: impl FnOnce(BorrowedFd<'_>, BorrowedFd<'_>) -> R) -> Result<Option<R>, Self::Error>;
+    fn step<R>(
+        &mut self,
+        f: impl FnOnce(BorrowedFd<'_>, BorrowedFd<'_>) -> R,
+    ) -> Result<Option<R>, Self::Error>;
 
     /// The number under which the route that worked is remembered for the non-file side of a
     /// `dir` transfer (the target of a transfer to, the source of a transfer from): the caller's
@@ -60,6 +67,13 @@ pub trait Descriptors {
     /// into [`Transfer::syscalls`].
     fn syscalls(&self) -> u64 {
         0
+    }
+
+    /// Told the transfer's progress after every step, so a binding that presents an error after
+    /// progress its own way (Java: the count, as the JDK's `transferTo` returns it) knows what
+    /// moved before the error.
+    fn moved(&mut self, total: &Transfer) {
+        let _ = total;
     }
 }
 
@@ -219,7 +233,8 @@ impl<'h> TransferRequest<'h> {
         };
         let mut range = None;
         loop {
-            let stepped = fds.step(|source, target| self.step(source, target, &mut range, &total, hint_key))?;
+            let stepped =
+                fds.step(|source, target| self.step(source, target, &mut range, &total, hint_key))?;
             let step = match stepped {
                 Some(Ok(step)) => step,
                 Some(Err(e)) => {
@@ -228,7 +243,9 @@ impl<'h> TransferRequest<'h> {
                     }
                     return Err(e.into());
                 }
-                None if total.bytes == 0 && total.header == 0 => return Err(Error::closed_descriptor(op).into()),
+                None if total.bytes == 0 && total.header == 0 => {
+                    return Err(Error::closed_descriptor(op).into())
+                }
                 None => break,
             };
             total.bytes += step.moved.bytes;
@@ -238,6 +255,7 @@ impl<'h> TransferRequest<'h> {
             if step.moved.method != TransferMethod::None {
                 total.method = step.moved.method;
             }
+            fds.moved(&total);
             let Some((_, count)) = range else { break };
             let header_done = total.header == self.header.len();
             if self.policy == Policy::Once || (header_done && total.bytes >= count) {
@@ -267,7 +285,10 @@ impl<'h> TransferRequest<'h> {
     /// negative; then the count kept inside a 64-bit file offset.
     fn checked_range(&self, job: &Job<'_>) -> Result<(u64, u64)> {
         if self.dir == Direction::From && !self.header.is_empty() {
-            return Err(Error::invalid(self.op(), "a header goes ahead of a transfer to a socket only"));
+            return Err(Error::invalid(
+                self.op(),
+                "a header goes ahead of a transfer to a socket only",
+            ));
         }
         if self.position < 0 || self.count < 0 {
             job.classify()?;

@@ -57,7 +57,10 @@ impl SigpipeShield {
             // The caller already blocks SIGPIPE: leave everything to it.
             return SigpipeShield { old: None, calls };
         }
-        SigpipeShield { old: Some(old), calls }
+        SigpipeShield {
+            old: Some(old),
+            calls,
+        }
     }
 
     /// Restores the mask; `epipe` says whether the call failed with `EPIPE` (so a `SIGPIPE` is

@@ -81,7 +81,11 @@ fn to(job: &Job<'_>) -> Result<Step> {
     while pos < end {
         let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
         job.tick(2); // mmap and munmap
-        let map = match MmapOptions::new().offset(pos).len(chunk).map_raw_read_only(job.src.as_raw_fd()) {
+        let map = match MmapOptions::new()
+            .offset(pos)
+            .len(chunk)
+            .map_raw_read_only(job.src.as_raw_fd())
+        {
             Ok(map) => map,
             Err(e) if done == 0 => {
                 let errno = e.raw_os_error().unwrap_or(0);
@@ -118,7 +122,11 @@ fn from(job: &Job<'_>) -> Result<Step> {
     while pos < end {
         let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
         job.tick(2); // mmap and munmap
-        let map = match MmapOptions::new().offset(pos).len(chunk).map_raw_read_only(job.src.as_raw_fd()) {
+        let map = match MmapOptions::new()
+            .offset(pos)
+            .len(chunk)
+            .map_raw_read_only(job.src.as_raw_fd())
+        {
             Ok(map) => map,
             Err(_) if pos == start => return Ok(Step::Fallback { kind_wide: false }),
             Err(_) => break,

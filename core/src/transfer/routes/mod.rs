@@ -179,7 +179,11 @@ mod tests {
             sized_file,
             append,
         };
-        ROUTES.iter().filter(|d| d.serves(&pair)).map(|d| d.route).collect()
+        ROUTES
+            .iter()
+            .filter(|d| d.serves(&pair))
+            .map(|d| d.route)
+            .collect()
     }
 
     #[test]
@@ -191,14 +195,29 @@ mod tests {
             chain(To, File, File, true, false),
             [CopyFileRange, Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]
         );
-        assert_eq!(chain(To, File, Pipe, true, false), [Sendfile, SpliceDirect, MmapWrite, ReadWrite]);
-        assert_eq!(chain(To, File, Socket, true, false), [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]);
-        assert_eq!(chain(To, File, Other, true, false), [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]);
+        assert_eq!(
+            chain(To, File, Pipe, true, false),
+            [Sendfile, SpliceDirect, MmapWrite, ReadWrite]
+        );
+        assert_eq!(
+            chain(To, File, Socket, true, false),
+            [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]
+        );
+        assert_eq!(
+            chain(To, File, Other, true, false),
+            [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]
+        );
         assert_eq!(chain(To, File, File, true, true), [MmapWrite, ReadWrite]);
         assert_eq!(chain(To, File, Socket, false, false), [ReadWrite]);
-        assert_eq!(chain(From, File, File, true, false), [CopyFileRange, MmapWrite, ReadWrite]);
+        assert_eq!(
+            chain(From, File, File, true, false),
+            [CopyFileRange, MmapWrite, ReadWrite]
+        );
         assert_eq!(chain(From, File, File, false, false), [ReadWrite]);
         assert_eq!(chain(From, Pipe, File, false, false), [SpliceDirect, ReadWrite]);
-        assert_eq!(chain(From, Socket, File, false, false), [SpliceViaPipe, ReadWrite]);
+        assert_eq!(
+            chain(From, Socket, File, false, false),
+            [SpliceViaPipe, ReadWrite]
+        );
     }
 }

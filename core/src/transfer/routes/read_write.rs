@@ -18,7 +18,9 @@ pub(super) fn run(job: &Job<'_>) -> Result<Step> {
     while done < job.count {
         let want = ((job.count - done) as usize).min(buf.len());
         let res = match job.dir {
-            Direction::To => job.sys(|| pread(job.src, &mut buf[..want], (job.position + done) as libc::off_t)),
+            Direction::To => {
+                job.sys(|| pread(job.src, &mut buf[..want], (job.position + done) as libc::off_t))
+            }
             Direction::From => job.sys(|| read(job.src, &mut buf[..want])),
         };
         let n = match res {

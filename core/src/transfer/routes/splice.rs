@@ -29,7 +29,14 @@ pub(super) fn direct(job: &Job<'_>) -> Result<Step> {
         let want = (job.count - done).min(MAX_DIRECT_TRANSFER) as usize;
         let res = job.sys(|| {
             let (off_in, off_out) = offsets(job.dir, &mut off);
-            splice(job.src, off_in, job.dst, off_out, want, SpliceFFlags::SPLICE_F_MOVE)
+            splice(
+                job.src,
+                off_in,
+                job.dst,
+                off_out,
+                want,
+                SpliceFFlags::SPLICE_F_MOVE,
+            )
         });
         match res {
             Ok(0) => break,
@@ -51,7 +58,14 @@ pub(super) fn via_pipe(job: &Job<'_>) -> Result<Step> {
             let want = ((job.count - done) as usize).min(p.capacity());
             let filled = job.sys(|| {
                 let off_in = (job.dir == Direction::To).then_some(&mut off);
-                splice(job.src, off_in, p.write_end(), None, want, SpliceFFlags::SPLICE_F_MOVE)
+                splice(
+                    job.src,
+                    off_in,
+                    p.write_end(),
+                    None,
+                    want,
+                    SpliceFFlags::SPLICE_F_MOVE,
+                )
             });
             let mut pending = match filled {
                 Ok(0) => break,
@@ -61,7 +75,14 @@ pub(super) fn via_pipe(job: &Job<'_>) -> Result<Step> {
             while pending > 0 {
                 let drained = job.sys(|| {
                     let off_out = (job.dir == Direction::From).then_some(&mut off);
-                    splice(p.read_end(), None, job.dst, off_out, pending, SpliceFFlags::SPLICE_F_MOVE)
+                    splice(
+                        p.read_end(),
+                        None,
+                        job.dst,
+                        off_out,
+                        pending,
+                        SpliceFFlags::SPLICE_F_MOVE,
+                    )
                 });
                 match drained {
                     Ok(n) if n > 0 => {

@@ -133,7 +133,8 @@ final class Native {
 
     static native String version();
 
-    static native void panicForTest(String message);
+    /** The native method table: the name of each method code, "unknown" where no method has it. */
+    static native String[] methodNames();
 
     // ---- regions ----
     static native long regionMap(Object fileChannel, int mode, long position, long size, boolean privateNeedsWrite)
@@ -176,8 +177,6 @@ final class Native {
     static native boolean isRegularFile(Object channel) throws IOException;
 
     static native boolean closeLocksAvailable();
-
-    static native void setDescriptorGuard(boolean on);
 
     // ---- selector ----
     static native long selectorOpen(int capacity) throws IOException;

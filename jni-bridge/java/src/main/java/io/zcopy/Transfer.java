@@ -9,7 +9,7 @@ package io.zcopy;
  * @param method the kernel path that moved them ({@link TransferMethod#NONE} when nothing moved)
  * @param wouldBlock whether the non-blocking side (the target of {@code transferTo}, the source of
  *     {@code transferFrom}) could take or give no more: wait for {@code OP_WRITE} / {@code OP_READ}
- * @param syscalls the system calls the call made (the core's probes and fallbacks, and the
- *     descriptor guard's duplicates), up to 255; 0 for the Java paths
+ * @param syscalls every system call the call made (the core's probes, fallbacks and waits, and
+ *     the descriptor guard's duplicates); 1,023 means 1,023 or more; 0 for the Java paths
  */
 public record Transfer(long bytes, TransferMethod method, boolean wouldBlock, int syscalls) {}

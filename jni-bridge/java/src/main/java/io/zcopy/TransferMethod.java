@@ -7,27 +7,40 @@ package io.zcopy;
  */
 public enum TransferMethod {
     /** Nothing moved (count 0, position at or past the end, an empty source). */
-    NONE("none"),
+    NONE(0, "none"),
     /** {@code copy_file_range(2)}: in-kernel file to file, block sharing on reflink file systems. */
-    COPY_FILE_RANGE("copy_file_range"),
+    COPY_FILE_RANGE(1, "copy_file_range"),
     /** {@code sendfile(2)}: in-kernel file to any descriptor. */
-    SENDFILE("sendfile"),
+    SENDFILE(2, "sendfile"),
     /** {@code splice(2)}, through a pipe where neither side is one. */
-    SPLICE("splice"),
+    SPLICE(3, "splice"),
     /** The source mapped read-only and written with {@code write(2)}: one CPU copy. */
-    MMAP_WRITE("mmap+write"),
+    MMAP_WRITE(4, "mmap+write"),
     /** A {@code read(2)}/{@code write(2)} loop through a native buffer: two CPU copies. */
-    READ_WRITE("read/write"),
+    READ_WRITE(5, "read/write"),
     /**
      * A channel without a descriptor (a user-defined or wrapping channel) took part, so the
      * bytes moved through a heap buffer by the channels' own {@code read}/{@code write}, as the
-     * JDK does for such channels. Cannot be forced.
+     * JDK does for such channels. Cannot be forced. Java only: its code is outside the native
+     * method table.
      */
-    CHANNEL_LOOP("channel loop");
+    CHANNEL_LOOP(TransferMethod.CHANNEL_LOOP_CODE, "channel loop");
 
+    /**
+     * The code of {@link #CHANNEL_LOOP}: the largest of the 4-bit method field, which the native
+     * table never uses.
+     */
+    static final int CHANNEL_LOOP_CODE = 15;
+
+    private final int code;
     private final String label;
 
-    TransferMethod(String label) {
+    /**
+     * The codes and names are the native method table's (the core's {@code TransferMethod}); a
+     * test checks every constant against the library's own table.
+     */
+    TransferMethod(int code, String label) {
+        this.code = code;
         this.label = label;
     }
 
@@ -43,25 +56,24 @@ public enum TransferMethod {
     }
 
     static TransferMethod fromCode(int code) {
-        switch (code) {
-            case 1: return COPY_FILE_RANGE;
-            case 2: return SENDFILE;
-            case 3: return SPLICE;
-            case 4: return MMAP_WRITE;
-            case 5: return READ_WRITE;
-            default: return NONE;
+        for (TransferMethod m : values()) {
+            if (m.code == code) {
+                return m;
+            }
         }
+        return NONE;
+    }
+
+    /** The method's code in the native table. */
+    int code() {
+        return code;
     }
 
     /** The code the native side takes for a forced method. */
-    int code() {
-        switch (this) {
-            case COPY_FILE_RANGE: return 1;
-            case SENDFILE: return 2;
-            case SPLICE: return 3;
-            case MMAP_WRITE: return 4;
-            case READ_WRITE: return 5;
-            default: throw new IllegalArgumentException(this + " cannot be forced");
+    int forcedCode() {
+        if (this == NONE || this == CHANNEL_LOOP) {
+            throw new IllegalArgumentException(this + " cannot be forced");
         }
+        return code;
     }
 }

@@ -45,13 +45,15 @@ public final class ZeroCopy {
     /** One call moves at most this (128 TiB), so the native side can pack the count with the rest. */
     private static final long MAX_PER_CALL = (1L << 47) - 1;
     private static final int SYSCALLS_SHIFT = 47;
-    private static final int METHOD_SHIFT = 55;
-    private static final long WOULD_BLOCK = 1L << 58;
-    private static final long HEADER_SHORT = 1L << 59;
-    /** The method code of the Java loops (not a native code). */
-    private static final int CHANNEL_LOOP_CODE = 6;
+    /** The system-call count's field saturates here; {@link Transfer#syscalls()} then says unknown. */
+    private static final int SYSCALLS_MAX = (1 << 10) - 1;
+    private static final int METHOD_SHIFT = 57;
+    private static final long WOULD_BLOCK = 1L << 61;
+    private static final long HEADER_SHORT = 1L << 62;
     /** The buffer of the Java loops for channels without a descriptor (the JDK's size). */
     private static final int TRANSFER_SIZE = 8192;
+    /** Linux's {@code ENOMEM}: no address space (or memory) for a mapping. */
+    private static final int ENOMEM = 12;
     /** Closed regions whose address range waits for the GC, before map() asks for one. */
     private static final long HANDLE_PRESSURE = 16_384;
 
@@ -204,9 +206,8 @@ public final class ZeroCopy {
         long handle;
         try {
             handle = Native.regionMap(ch, code, position, size, privateNeedsWrite);
-        } catch (IOException e) {
-            String msg = String.valueOf(e.getMessage());
-            if (!msg.contains("errno 12)")) {
+        } catch (ErrnoException e) {
+            if (e.errno() != ENOMEM) {
                 throw e;
             }
             // ENOMEM: closed regions may still hold address space until their buffers are
@@ -292,7 +293,7 @@ public final class ZeroCopy {
     public static long transferTo(FileChannel src, long position, long count, WritableByteChannel target,
             TransferMethod method) throws IOException {
         Native.ensureLoaded();
-        int code = method == null ? 0 : method.code();
+        int code = method == null ? 0 : method.forcedCode();
         if (!src.isOpen()) {
             throw new ClosedChannelException();
         }
@@ -521,7 +522,7 @@ public final class ZeroCopy {
     public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count,
             TransferMethod method) throws IOException {
         Native.ensureLoaded();
-        int code = method == null ? 0 : method.code();
+        int code = method == null ? 0 : method.forcedCode();
         if (!target.isOpen()) {
             throw new ClosedChannelException();
         }
@@ -622,14 +623,13 @@ public final class ZeroCopy {
      */
     public static Transfer lastTransfer() {
         long packed = LAST.get()[0];
-        int code = (int) ((packed >>> METHOD_SHIFT) & 7);
-        return new Transfer(packed & MAX_PER_CALL,
-                code == CHANNEL_LOOP_CODE ? TransferMethod.CHANNEL_LOOP : TransferMethod.fromCode(code),
-                (packed & WOULD_BLOCK) != 0, (int) ((packed >>> SYSCALLS_SHIFT) & 0xff));
+        int code = (int) ((packed >>> METHOD_SHIFT) & 0xf);
+        return new Transfer(packed & MAX_PER_CALL, TransferMethod.fromCode(code), (packed & WOULD_BLOCK) != 0,
+                (int) ((packed >>> SYSCALLS_SHIFT) & SYSCALLS_MAX));
     }
 
     private static void setLastLoop(long bytes) {
-        LAST.get()[0] = bytes > 0 ? bytes | ((long) CHANNEL_LOOP_CODE << METHOD_SHIFT) : 0;
+        LAST.get()[0] = bytes > 0 ? bytes | ((long) TransferMethod.CHANNEL_LOOP_CODE << METHOD_SHIFT) : 0;
     }
 
     private static void requireAuto(TransferMethod method) {
