@@ -55,6 +55,15 @@ bench: build $(BENCH_TARGETS)
 rust-build:
 	$(CARGO) build --release --workspace
 
+# The C and Java test suites load the libraries built with the test-hooks feature (zc_debug_panic,
+# io.zcopy.NativeTestHooks), into a target directory of their own: the libraries users get (and
+# that make dist ships) never export a test hook.
+HOOKS_DIR := $(ROOT)/target/hooks/release
+.PHONY: hooks-build
+hooks-build:
+	$(CARGO) build --release -p zcopy-c -p zcopy-jni --features zcopy-c/test-hooks,zcopy-jni/test-hooks \
+		--target-dir $(ROOT)/target/hooks
+
 test-rust:
 	$(CARGO) test --workspace
 

@@ -25,6 +25,9 @@ CXX ?= c++
 C_WARN := -std=c11 -Wall -Wextra -Werror -pedantic
 C_CFLAGS := $(C_WARN) -g -O2 -D_GNU_SOURCE -I$(C_DIR)/include -DZC_CARGO_VERSION='"$(ZC_VERSION)"'
 C_LDFLAGS := -L$(C_LIB) -Wl,-rpath,$(C_LIB) -lzcopy -lpthread
+# The test suites link the library built with the test-hooks feature (zc_debug_panic).
+C_TEST_LIB := $(C_OUT)/test-lib
+C_TEST_LDFLAGS := -L$(C_TEST_LIB) -Wl,-rpath,$(C_TEST_LIB) -lzcopy -lpthread
 # What the static library needs besides itself (cargo rustc --print native-static-libs).
 C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 C_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -41,7 +44,7 @@ TEST_TARGETS += c-header-check test-c
 SOAK_TARGETS += soak-c
 BENCH_TARGETS += bench-c
 
-.PHONY: bench-c-http test-c-http-server test-c-runner c-build c-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
+.PHONY: bench-c-http test-c-http-server test-c-runner c-build c-lib c-test-lib c-header c-header-check c-tools test-c test-c-coverage test-c-readme test-c-plain test-c-asan test-c-valgrind \
 	test-c-header test-c-examples test-c-install soak-c bench-c c-examples c-serve-demo install
 
 # --- libraries ---------------------------------------------------------------------------------
@@ -59,6 +62,12 @@ c-lib:
 
 # cp -p keeps cargo's time stamp, so programs relink only when the library changed.
 $(C_LIB)/libzcopy.a: c-lib ;
+
+c-test-lib: hooks-build
+	mkdir -p $(C_TEST_LIB)
+	cp -fp $(HOOKS_DIR)/libzcopy.so $(C_TEST_LIB)/libzcopy.so.$(ZC_VERSION)
+	ln -sf libzcopy.so.$(ZC_VERSION) $(C_TEST_LIB)/libzcopy.so
+	cp -fp $(HOOKS_DIR)/libzcopy.a $(C_TEST_LIB)/libzcopy.a
 
 # Linked statically: the programs run from any directory, and the per-call cost is lower than
 # through the shared library's general-dynamic thread-locals.
@@ -99,18 +108,18 @@ test-c: test-c-coverage test-c-readme test-c-header test-c-plain test-c-asan tes
 
 C_TEST_SRCS := $(C_DIR)/tests/zc_test.h $(C_DIR)/tests/json_lite.h $(C_DIR)/include/zcopy.h
 
-$(C_OUT)/plain/%: $(C_DIR)/tests/%.c $(C_TEST_SRCS) | c-build
+$(C_OUT)/plain/%: $(C_DIR)/tests/%.c $(C_TEST_SRCS) | c-build c-test-lib
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -o $@ $< $(C_LDFLAGS)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_TEST_LDFLAGS)
 
-$(C_OUT)/asan/%: $(C_DIR)/tests/%.c $(C_TEST_SRCS) | c-build
+$(C_OUT)/asan/%: $(C_DIR)/tests/%.c $(C_TEST_SRCS) | c-build c-test-lib
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $< $(C_LDFLAGS)
+	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $< $(C_TEST_LDFLAGS)
 
 # The same API test linked against the static library, so libzcopy.a is proven too.
-$(C_OUT)/static/test_api: $(C_DIR)/tests/test_api.c $(C_TEST_SRCS) | c-build
+$(C_OUT)/static/test_api: $(C_DIR)/tests/test_api.c $(C_TEST_SRCS) | c-build c-test-lib
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
+	$(CC) $(C_CFLAGS) -o $@ $< $(C_TEST_LIB)/libzcopy.a $(C_STATIC_LIBS)
 
 # Each suite runs from the tests directory so that it finds tests/vectors through ROOT.
 C_RUN_ENV := ZC_ROOT=$(ROOT) RUST_BACKTRACE=0
@@ -138,14 +147,17 @@ test-c-valgrind: $(addprefix $(C_OUT)/plain/,$(C_TESTS))
 		if [ $$t = test_soak ]; then args="500 500"; else args=""; fi; \
 		$(C_RUN_ENV) ZC_UNDER_VALGRIND=1 $(C_VALGRIND) $(C_OUT)/plain/$$t $$args || exit 1; done
 
-# Every exported function is called by a C test, and every ZC_ERR_* code is expected by one.
+# Every exported function is called by a C test, every ZC_ERR_* code is expected by one, and the
+# library users get exports nothing but zc_* functions and no test hook.
 test-c-coverage: | c-build
 	@missing=0; for f in $$(nm -D --defined-only $(C_LIB)/libzcopy.so | awk '$$2 == "T" {print $$3}'); do \
 		case $$f in zc_*) ;; *) echo "exported symbol without the zc_ prefix: $$f"; missing=1;; esac; \
 		grep -qw "$$f" $(C_DIR)/tests/*.c || { echo "no C test calls $$f"; missing=1; }; done; \
 	for code in $$(sed -n 's/^#define \(ZC_ERR_[A-Z_]*\) .*/\1/p' $(C_DIR)/include/zcopy.h); do \
 		grep -q "$$code);" $(C_DIR)/tests/*.c || { echo "no C test expects $$code"; missing=1; }; done; \
-	[ $$missing = 0 ] && echo "test-c-coverage: $$(nm -D --defined-only $(C_LIB)/libzcopy.so | grep -c ' T zc_') exported functions, all called by a test; every ZC_ERR_* code expected by one"
+	if nm -D --defined-only $(C_LIB)/libzcopy.so | grep -qw zc_debug_panic; then \
+		echo "libzcopy.so exports the test hook zc_debug_panic"; missing=1; fi; \
+	[ $$missing = 0 ] && echo "test-c-coverage: $$(nm -D --defined-only $(C_LIB)/libzcopy.so | grep -c ' T zc_') exported functions, all called by a test; every ZC_ERR_* code expected by one; no test hook exported"
 
 # The example in c-api/README.md compiles as written and runs.
 test-c-readme: | c-build

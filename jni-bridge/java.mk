@@ -7,6 +7,8 @@
 #                        FileChannel.map(..., Arena) only on the newest JDK, as it needs Java 22)
 #   make java-examples   the runnable examples in java-examples/, built against the jar
 #                        (java-examples/target/zcopy-examples.jar: HttpFileServer for make test-http)
+#   make java-bench-build the benchmark artifact jni-bridge/bench/target/zcopy-bench.jar (JMH and
+#                        the showcase runner io.zcopy.bench.Runner; never shipped with zcopy)
 
 MVN ?= mvn
 JAVA_DIR := $(ROOT)/jni-bridge
@@ -18,13 +20,13 @@ MVN_RUN = JAVA_HOME=$(JAVA17_HOME) $(MVN)
 JMH_ARGS ?= -f 1 -wi 2 -i 3 -w 1s -r 1s
 BENCH_JAR := $(JAVA_DIR)/bench/target/zcopy-bench.jar
 
-BUILD_TARGETS += java-build java-examples
+BUILD_TARGETS += java-build java-examples java-bench-build
 HTTP_SERVER_TARGETS += java-examples
 TEST_TARGETS += test-java
 SOAK_TARGETS += soak-java
 BENCH_TARGETS += bench-java
 
-.PHONY: java-build java-tools test-java soak-java bench-java java-examples
+.PHONY: java-build java-tools test-java soak-java bench-java java-examples java-bench-build
 
 java-tools:
 	@command -v $(MVN) >/dev/null || { apt-get update -qq && apt-get install -y -qq maven; }
@@ -34,7 +36,8 @@ java-build: java-tools
 	$(CARGO) build --release -p zcopy-jni
 	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests package
 
-test-java: java-build
+# The test JVMs load target/hooks' library (test-hooks feature): see the pom's zcopy.test.library.
+test-java: java-build hooks-build java-bench-build
 	@echo "== Java tests on Java 17 ($(JAVA17_HOME))"
 	$(MVN_RUN) $(MVN_FLAGS) surefire:test -Dtest.jvm=$(JAVA17_HOME)/bin/java
 	@if [ -n "$(JAVA_NEW_HOME)" ] && [ -x "$(JAVA_NEW_HOME)/bin/java" ]; then \
@@ -43,14 +46,19 @@ test-java: java-build
 	else \
 		echo "== no newer JDK found (JAVA_NEW_HOME is empty): Java tests ran on Java 17 only"; \
 	fi
+	@echo "== the benchmark artifact's tests (the showcase runner)"
+	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml surefire:test
 	$(MAKE) --no-print-directory java-examples-smoke
 
-soak-java: java-build
+# The benchmark jar depends on io.zcopy:zcopy from the local Maven repository.
+java-bench-build: java-build
+	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests install
+	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml -DskipTests package
+
+soak-java: java-build hooks-build
 	$(MVN_RUN) $(MVN_FLAGS) surefire:test -Dtest=SoakTest -Dtest.args=-Dzcopy.soak=long
 
-bench-java: java-build
-	$(MVN_RUN) $(MVN_FLAGS) -q -DskipTests install
-	$(MVN_RUN) -B --no-transfer-progress -q -f $(JAVA_DIR)/bench/pom.xml clean package
+bench-java: java-bench-build
 	@echo "== JMH on Java 17"
 	$(JAVA_BIN) --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -e ArenaMapClose -rf json -rff $(JAVA_DIR)/bench/target/jmh-17.json
 	@if [ -x "$(JAVA_NEW_HOME)/bin/java" ]; then \

@@ -45,4 +45,4 @@ soak-python: py-build
 		$(VENV)/bin/pytest -q tests/test_soak.py
 
 bench-python: py-build
-	cd /tmp && $(VPY) -m zcopy.bench --size $(SIZE)
+	cd /tmp && $(VPY) $(PY_DIR)/bench/bench.py --size $(SIZE)

@@ -34,7 +34,7 @@ $(CROSS_OUT)/map_tool: tests/cross/map_tool.c c-api/include/zcopy.h | c-build
 	  -Wl,-rpath,$(ROOT)/target/c-api/lib -o $@
 
 TEST_TARGETS += test-cross
-test-cross: xfs-deps http-deps $(CROSS_OUT)/map_tool $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
+test-cross: xfs-deps http-deps $(CROSS_OUT)/map_tool $(filter c-build py-build java-build java-examples java-bench-build,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	cd tests/cross && $(VPY) -m pytest -q -p no:cacheprovider -rs test_cross.py
 
 # The showcase (issue 7): `make demo` runs it after building everything.
@@ -43,7 +43,7 @@ DEMO_TARGETS += showcase
 demo-deps: py-build
 	@$(VPY) -c "import matplotlib" 2>/dev/null || $(VPY) -m pip install --quiet --disable-pip-version-check matplotlib
 
-showcase: xfs-deps demo-deps $(filter c-build py-build java-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
+showcase: xfs-deps demo-deps $(filter c-build py-build java-build java-examples java-bench-build,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	JAVA=$(JAVA17_HOME)/bin/java JAVA_NEW=$(JAVA_NEW_HOME)/bin/java SIZE=$(SIZE) \
 	  $(VPY) tests/showcase/demo.py $(DEMO_ARGS)
 

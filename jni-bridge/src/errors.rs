@@ -9,10 +9,10 @@
 //! | `NotWritable`     | `NonWritableChannelException`                                    |
 //! | `OutOfRange`      | `IndexOutOfBoundsException`                                      |
 //! | `PastEndOfFile`   | `IOException`                                                    |
-//! | `WouldBlock`      | `IOException` (transfers report it as a short count instead)     |
+//! | `WouldBlock`      | `io.zcopy.ErrnoException` (transfers report a short count instead) |
 //! | `Unsupported`     | `UnsupportedOperationException`                                  |
-//! | `Truncated`       | `io.zcopy.FileTruncatedException` (an `IOException`)             |
-//! | `Io`              | `IOException` whose message starts with the OS message           |
+//! | `Truncated`       | `io.zcopy.FileTruncatedException` (an `ErrnoException`)          |
+//! | `Io`              | `io.zcopy.ErrnoException` (an `IOException` with `errno()` and `operation()`), whose message starts with the OS message |
 //!
 //! A Rust panic becomes a `java.lang.RuntimeException` whose message starts with
 //! `"zcopy: native panic"`. A JNI failure with no Java exception pending becomes an
@@ -61,8 +61,8 @@ impl std::error::Error for Failure {}
 pub(crate) type Result<T> = std::result::Result<T, Failure>;
 
 /// The Java exception class (JNI name) and message for a core error: THE table. Errors from the
-/// operating system (`Io`, `Truncated`, `PastEndOfFile`) are `ErrnoException`s, thrown by
-/// [`throw_core`] with the errno and the operation as fields.
+/// operating system (`Io`, `Truncated`) are `ErrnoException`s, thrown by [`throw_core`] with the
+/// errno and the operation as fields.
 pub(crate) fn java_exception(e: &zcopy::Error) -> (&'static str, Option<String>) {
     match e.kind() {
         ErrorKind::InvalidArgument => ("java/lang/IllegalArgumentException", Some(e.to_string())),
@@ -83,7 +83,7 @@ pub(crate) fn java_exception(e: &zcopy::Error) -> (&'static str, Option<String>)
         ErrorKind::NotReadable => ("java/nio/channels/NonReadableChannelException", None),
         ErrorKind::NotWritable => ("java/nio/channels/NonWritableChannelException", None),
         ErrorKind::OutOfRange => ("java/lang/IndexOutOfBoundsException", Some(e.to_string())),
-        ErrorKind::PastEndOfFile => (ERRNO_EXCEPTION, Some(e.to_string())),
+        ErrorKind::PastEndOfFile => ("java/io/IOException", Some(e.to_string())),
         ErrorKind::Unsupported => ("java/lang/UnsupportedOperationException", Some(e.to_string())),
         ErrorKind::Truncated => ("io/zcopy/FileTruncatedException", Some(e.to_string())),
         _ => (

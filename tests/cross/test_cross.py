@@ -28,6 +28,7 @@ MAP_TOOL = ROOT / "target" / "cross" / "map_tool"
 JAVA = os.environ.get("JAVA", shutil.which("java") or "java")
 JAVA_TOOL = ROOT / "tests" / "cross" / "MapTool.java"
 JAR = servers.JAR
+BENCH_JAR = servers.BENCH_JAR
 
 
 def pattern(n: int, seed: int) -> bytes:
@@ -144,9 +145,9 @@ def fetch_python(url: str) -> dict:
 
 
 def fetch_java(url: str) -> dict:
-    if not JAR.exists():
-        pytest.skip(f"{JAR} not built (make java-build)")
-    return run_json([JAVA, "--enable-native-access=ALL-UNNAMED", "-cp", str(JAR), "io.zcopy.bench.Runner", "--fetch",
+    if not BENCH_JAR.exists():
+        pytest.skip(f"{BENCH_JAR} not built (make java-bench-build)")
+    return run_json([JAVA, "--enable-native-access=ALL-UNNAMED", "-cp", str(BENCH_JAR), "io.zcopy.bench.Runner", "--fetch",
                      url])
 
 

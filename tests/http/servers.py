@@ -21,6 +21,8 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 JAVA = os.environ.get("JAVA", shutil.which("java") or "java")
 JAR = ROOT / "jni-bridge" / "target" / "zcopy.jar"
 EXAMPLES_JAR = ROOT / "java-examples" / "target" / "zcopy-examples.jar"
+# The benchmark artifact: JMH benchmarks and the showcase runner io.zcopy.bench.Runner.
+BENCH_JAR = ROOT / "jni-bridge" / "bench" / "target" / "zcopy-bench.jar"
 
 
 @dataclass

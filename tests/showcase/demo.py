@@ -42,6 +42,9 @@ SHUTIL_COPY = (
     "print(json.dumps({'wall_s': time.perf_counter() - t, 'method': 'sendfile'}))"
 )
 JAR = servers.JAR
+BENCH_JAR = servers.BENCH_JAR
+# The Python runner: a script beside the package, not a module of the wheel.
+PY_RUNNER = ROOT / "python" / "bench" / "runner.py"
 
 
 def log(msg: str) -> None:
@@ -71,9 +74,9 @@ def runners(langs: list[str]) -> list[Runner]:
     py = str(VENV_PY) if VENV_PY.exists() else sys.executable
     all_ = {
         "c": Runner("c", [str(C_RUNNER)], C_RUNNER.exists(), f"{C_RUNNER} not built (make c-build)"),
-        "java": Runner("java", [JAVA, "--enable-native-access=ALL-UNNAMED", "-cp", str(JAR), "io.zcopy.bench.Runner"],
-                       JAR.exists(), f"{JAR} not built (make java-build)"),
-        "python": Runner("python", [py, "-m", "zcopy.runner"], VENV_PY.exists(), "the venv is missing (make py-build)"),
+        "java": Runner("java", [JAVA, "--enable-native-access=ALL-UNNAMED", "-cp", str(BENCH_JAR), "io.zcopy.bench.Runner"],
+                       BENCH_JAR.exists(), f"{BENCH_JAR} not built (make java-bench-build)"),
+        "python": Runner("python", [py, str(PY_RUNNER)], VENV_PY.exists(), "the venv is missing (make py-build)"),
     }
     return [all_[lang] for lang in langs]
 
@@ -283,19 +286,19 @@ def reflink_section(args, work: Path) -> dict:
         c_cmd = [str(C_RUNNER), "--src", str(src), "--size", str(size), "--strategy", "zcopy:auto", "--rounds", "1",
                  "--target"]
         timed("zcopy transfer_to (C)", c_cmd + [f"file:{mnt / 'c.bin'}"], mnt / "c.bin")
-        timed("zcopy.transfer_to (Python)", [py, "-m", "zcopy.runner", "--src", str(src), "--size", str(size),
+        timed("zcopy.transfer_to (Python)", [py, str(PY_RUNNER), "--src", str(src), "--size", str(size),
                                             "--strategy", "zcopy:auto", "--rounds", "1", "--target",
                                             f"file:{mnt / 'p.bin'}"], mnt / "p.bin")
         timed("shutil.copyfile (CPython 3.11: sendfile)",
               [py, "-c", SHUTIL_COPY, str(src), str(mnt / "s.bin")], mnt / "s.bin")
-        if JAR.exists():
+        if BENCH_JAR.exists():
             java_cmd = ["--src", str(src), "--size", str(size), "--strategy", "jdk:transferTo", "--rounds", "1",
                         "--target"]
-            timed("JDK 17 FileChannel.transferTo", [JAVA, "-cp", str(JAR), "io.zcopy.bench.Runner"] + java_cmd
+            timed("JDK 17 FileChannel.transferTo", [JAVA, "-cp", str(BENCH_JAR), "io.zcopy.bench.Runner"] + java_cmd
                   + [f"file:{mnt / 'j17.bin'}"], mnt / "j17.bin")
             if JAVA_NEW:
                 timed(f"JDK {Path(JAVA_NEW).parents[1].name} FileChannel.transferTo",
-                      [JAVA_NEW, "--enable-native-access=ALL-UNNAMED", "-cp", str(JAR), "io.zcopy.bench.Runner"]
+                      [JAVA_NEW, "--enable-native-access=ALL-UNNAMED", "-cp", str(BENCH_JAR), "io.zcopy.bench.Runner"]
                       + java_cmd + [f"file:{mnt / 'jnew.bin'}"], mnt / "jnew.bin")
         print(f"{size >> 20} MiB file, written back before each copy; copy ms is the copy call alone, "
               "process ms includes start-up.\n")
@@ -333,10 +336,10 @@ def exchange_section(args, work: Path) -> dict:
         procs = []
         for name in files:
             procs.append(("python", name, subprocess.Popen(
-                [py, "-m", "zcopy.runner", "--fetch", f"{run.base}/{name}"], stdout=subprocess.PIPE, text=True)))
-            if JAR.exists():
+                [py, str(PY_RUNNER), "--fetch", f"{run.base}/{name}"], stdout=subprocess.PIPE, text=True)))
+            if BENCH_JAR.exists():
                 procs.append(("java", name, subprocess.Popen(
-                    [JAVA, "--enable-native-access=ALL-UNNAMED", "-cp", str(JAR), "io.zcopy.bench.Runner", "--fetch",
+                    [JAVA, "--enable-native-access=ALL-UNNAMED", "-cp", str(BENCH_JAR), "io.zcopy.bench.Runner", "--fetch",
                      f"{run.base}/{name}"], stdout=subprocess.PIPE, text=True)))
         for lang, name, p in procs:
             out, _ = p.communicate(timeout=300)

@@ -579,7 +579,8 @@ class ReliabilityTest {
 
     @Test
     void aPanicInNativeCodeIsARuntimeException() throws IOException {
-        RuntimeException e = assertThrows(RuntimeException.class, () -> Native.panicForTest("boom"));
+        Native.ensureLoaded();
+        RuntimeException e = assertThrows(RuntimeException.class, () -> NativeTestHooks.panic("boom"));
         assertEquals("zcopy: native panic: boom", e.getMessage());
         Path p = file(dir, "after-panic", 10);
         try (MappedRegion r = ZeroCopy.map(p, MapMode.READ_ONLY, 0, 10)) {

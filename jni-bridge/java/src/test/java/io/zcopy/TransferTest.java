@@ -550,4 +550,23 @@ class TransferTest {
             assertThrows(NullPointerException.class, () -> ZeroCopy.transferTo(r, 0, 1, null));
         }
     }
+
+    /** The Java enum is the native method table's: every code and name, and nothing missing. */
+    @Test
+    void theMethodEnumAgreesWithTheNativeTable() {
+        Native.ensureLoaded();
+        String[] names = Native.methodNames();
+        for (TransferMethod m : TransferMethod.values()) {
+            if (m == TransferMethod.CHANNEL_LOOP) {
+                assertEquals("unknown", names[m.code()], "the Java-only code is outside the native table");
+                continue;
+            }
+            assertEquals(names[m.code()], m.toString(), m.name());
+        }
+        for (int code = 0; code < names.length; code++) {
+            if (!names[code].equals("unknown")) {
+                assertEquals(names[code], TransferMethod.fromCode(code).toString(), "code " + code + " has a Java constant");
+            }
+        }
+    }
 }

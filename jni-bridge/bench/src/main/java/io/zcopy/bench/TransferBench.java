@@ -1,6 +1,5 @@
 package io.zcopy.bench;
 
-import io.zcopy.GuardSwitch;
 import io.zcopy.ZeroCopy;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -148,7 +147,6 @@ public class TransferBench {
 
         @TearDown(Level.Trial)
         public void teardown() throws IOException {
-            GuardSwitch.set(true);
             src.close();
             out.close();
             if (dst != null) {
@@ -173,17 +171,6 @@ public class TransferBench {
                 Thread.onSpinWait(); // a full non-blocking socket: the drain thread catches up
             }
             return n;
-        }
-
-        /** The same without any descriptor guard (unsafe, benchmark only): the guards' cost. */
-        @Benchmark
-        public long zcopyTransferTo4KiBUnguarded() throws IOException {
-            GuardSwitch.set(false);
-            try {
-                return zcopyTransferTo4KiB();
-            } finally {
-                GuardSwitch.set(true);
-            }
         }
 
         @Benchmark

@@ -1,4 +1,4 @@
-"""``python -m zcopy.bench``: zcopy against the standard library, measured in one run.
+"""``python python/bench/bench.py``: zcopy against the standard library, measured in one run.
 
 Prints four tables, each with ratios against the stdlib baseline measured in the same run:
 
@@ -374,7 +374,7 @@ def bench_select(calls: int, rounds: int, registered: int = 1000, ready: int = 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zcopy.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python python/bench/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1G", help="bytes per bulk transfer (K, M, G suffixes; default 1G)")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs (default 3)")
     parser.add_argument("--calls", type=int, default=100_000, help="calls per per-call measurement")

@@ -1,9 +1,9 @@
 """The Python runner of the showcase (``make demo``; tests/showcase/README.md has the protocol).
 
-    python -m zcopy.runner --src FILE --size BYTES --target file:PATH|socket:HOST:PORT \\
+    python python/bench/runner.py --src FILE --size BYTES --target file:PATH|socket:HOST:PORT \\
                            --strategy NAME --rounds N
-    python -m zcopy.runner --strategy list
-    python -m zcopy.runner --fetch http://HOST:PORT/NAME
+    python python/bench/runner.py --strategy list
+    python python/bench/runner.py --fetch http://HOST:PORT/NAME
 
 Moves the first BYTES of FILE to the target ROUNDS times with one strategy and prints one JSON
 object per round: bytes, wall time, the thread's CPU time (``time.thread_time()``) and context
@@ -278,11 +278,11 @@ def fetch(url: str) -> int:
         lines = head.split("\r\n")
         status = lines[0].split(" ", 2)
         if len(status) < 2 or status[1] != "200":
-            print(f"zcopy.runner: {url}: {lines[0]}", file=sys.stderr)
+            print(f"runner: {url}: {lines[0]}", file=sys.stderr)
             return 1
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
         if not headers.get("content-length", "").isdigit():
-            print(f"zcopy.runner: {url}: no Content-Length", file=sys.stderr)
+            print(f"runner: {url}: no Content-Length", file=sys.stderr)
             return 1
         length = int(headers["content-length"])
         method = "none"
@@ -295,7 +295,7 @@ def fetch(url: str) -> int:
                 received += n
                 method = zcopy.last_method()
             if received != length:
-                print(f"zcopy.runner: {url}: received {received} of {length} bytes", file=sys.stderr)
+                print(f"runner: {url}: received {received} of {length} bytes", file=sys.stderr)
                 return 1
             sock.settimeout(5)  # "Connection: close": the server closes after the body
             try:
@@ -303,7 +303,7 @@ def fetch(url: str) -> int:
             except (socket.timeout, ConnectionResetError):
                 extra = b""
             if extra:
-                print(f"zcopy.runner: {url}: more than Content-Length ({length}) bytes", file=sys.stderr)
+                print(f"runner: {url}: more than Content-Length ({length}) bytes", file=sys.stderr)
                 return 1
             with zcopy.map(body, size=length) as region:  # hashed in place, without a copy
                 digest = hashlib.sha256(region).hexdigest()
@@ -312,7 +312,7 @@ def fetch(url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m zcopy.runner", description=(__doc__ or "").split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python python/bench/runner.py", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--src", help="the file to move")
     ap.add_argument("--size", type=int, help="bytes to move (from the start of --src)")
     ap.add_argument("--target", help="file:PATH or socket:HOST:PORT")

@@ -1,4 +1,4 @@
-package io.zcopy;
+package io.zcopy.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,23 +10,42 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The showcase runner (io.zcopy.bench.Runner) in a child JVM: its protocol, its strategies, --fetch. */
+/** The showcase runner in a child JVM: its protocol, its strategies, --fetch. */
 class RunnerTest {
     @TempDir
     Path dir;
 
+    /** Runs the runner in a child JVM (this JVM's java and class path) and returns its output. */
     private static String run(String... args) throws Exception {
-        return TestSupport.childJvm(List.of(), "io.zcopy.bench.Runner", List.of(args), false);
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Runner.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+
+    /** The shared vectors' pattern: byte i is (i * 7 + i / 251) % 256. */
+    private static byte[] pattern(int size) {
+        byte[] b = new byte[size];
+        for (int i = 0; i < size; i++) {
+            b[i] = (byte) ((i * 7L + i / 251) % 256);
+        }
+        return b;
     }
 
     @Test
     void strategiesMoveTheBytesAndReportJson() throws Exception {
-        Path src = TestSupport.file(dir, "src", 3_000_000);
+        Path src = Files.write(dir.resolve("src"), pattern(3_000_000));
         String list = run("--strategy", "list");
         assertTrue(list.contains("jdk:transferTo") && list.contains("zcopy:copy_file_range"), list);
         for (String strategy : new String[] {"jdk:transferTo", "jdk:read-write-1m", "zcopy:auto", "zcopy:splice"}) {
@@ -49,7 +68,7 @@ class RunnerTest {
 
     @Test
     void fetchDownloadsWithTransferFromAndHashesInPlace() throws Exception {
-        byte[] body = TestSupport.pattern(1_500_000);
+        byte[] body = pattern(1_500_000);
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/f.bin", ex -> {
             ex.sendResponseHeaders(200, body.length);
