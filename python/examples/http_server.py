@@ -646,13 +646,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     first = listen(args.addr, args.port)
     port = first.getsockname()[1]
-    # Until a loop runs, a signal is remembered (in each process) and stops it at once.
+    # Until a loop runs, a signal is remembered (in each process) and stops it at once. The stop
+    # signals are blocked across each fork: CPython's after-fork step in the child drops a signal
+    # caught before it ran (one the parent sent at once, say), and that child would never stop.
+    # Blocked, such a signal stays pending and reaches the handler when unblocked after the fork.
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
     signal.signal(signal.SIGINT, lambda signum, frame: stopped.append(signum))
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
     children = []
     for _ in range(max(1, args.workers) - 1):
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         pid = os.fork()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         if pid == 0:
             code = 0
             try:
