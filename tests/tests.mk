@@ -16,8 +16,16 @@ TEST_TARGETS += test-http
 test-http: http-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	cd tests/http && $(VPY) -m pytest -q -p no:cacheprovider test_http.py
 
+# The tables (Markdown) are kept in target/bench/bench-http.md and become the section bench-http
+# of BENCHMARKS.md, headed by the command that measured them, the date and the machine.
+BENCH_OUT := $(ROOT)/target/bench
+BENCH_HTTP_COMMAND := make bench-http$(if $(BENCH_HTTP_ARGS), BENCH_HTTP_ARGS="$(BENCH_HTTP_ARGS)")
+
 bench-http: bench-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
-	cd tests/http && $(VPY) bench_http.py $(BENCH_HTTP_ARGS)
+	mkdir -p $(BENCH_OUT)
+	cd tests/http && $(VPY) bench_http.py $(BENCH_HTTP_ARGS) | tee $(BENCH_OUT)/bench-http.md
+	$(PYTHON) tests/benchmarks_md.py bench-http '$(BENCH_HTTP_COMMAND)' $(BENCH_OUT)/bench-http.md \
+	  --title "HTTP servers against nginx"
 
 # Cross-language tests: the C tool is built against libzcopy; xfsprogs gives the reflink test
 # its file system (skipped, with the reason, where apt-get or loop devices are not available).

@@ -1,7 +1,7 @@
 """`make bench-c-http`: what each of zc-http-server's choices is worth, against nginx, with wrk.
 
-Runs nginx (the configuration of tests/http/bench_http.py: sendfile, tcp_nopush, tcp_nodelay,
-reuseport, one worker per core) and zc-http-server in its default shape and with one choice
+Runs nginx (the configuration of tests/http/bench_http.py with sendfile on: open_file_cache,
+tcp_nopush, tcp_nodelay, reuseport, one worker per core) and zc-http-server in its default shape and with one choice
 changed at a time, each driven by wrk with the same settings for the 4 KiB and the 1 MiB file.
 Prints requests/s (× nginx), server CPU per request and system calls per request (counted by
 `perf stat -e raw_syscalls:sys_enter` on the server's processes, where perf can read it).

@@ -9,14 +9,17 @@
  * "listening on ADDR:PORT" once it accepts connections; stops cleanly (exit 0) on SIGINT or
  * SIGTERM.
  *
- * HTTP: GET and HEAD; Content-Length on every response; keep-alive (the HTTP/1.1 default;
- * "Connection: close" honoured; HTTP/1.0 only with "Connection: keep-alive"); pipelined requests
- * answered in order; one "Range: bytes=a-b" / "a-" / "-n" answered with 206 and Content-Range,
- * an unsatisfiable one with 416; 404 for anything that is not a regular file under DIR
- * (directories too), 400 for malformed requests (the connection is closed after it), 405 for
- * other methods. No path escapes: ".." segments (also percent-encoded), encoded slashes and NUL
- * bytes are refused, and the file is opened with openat2(RESOLVE_BENEATH), so a symbolic link
- * may only lead to a file inside DIR (an absolute link is followed with realpath and checked).
+ * HTTP: GET and HEAD (no reply to HEAD has a body, errors included); Content-Length on every
+ * response; keep-alive (the HTTP/1.1 default; "Connection: close" honoured; HTTP/1.0 only with
+ * "Connection: keep-alive"); pipelined requests answered in order; lines ended by CRLF or by a
+ * bare LF; one "Range: bytes=a-b" / "a-" / "-n" answered with 206 and Content-Range, an
+ * unsatisfiable one with 416; 404 for anything that is not a regular file under DIR (directories
+ * too), 400 for malformed requests (the connection is closed after it), among them any framing
+ * but one plain Content-Length (RFC 9112 §6.3: two of them, a value that is not a decimal number
+ * of at most 18 digits, Transfer-Encoding), 405 for other methods. No path escapes: ".."
+ * segments (also percent-encoded), encoded slashes and NUL bytes are refused, and the file is
+ * opened with openat2(RESOLVE_BENEATH), so a symbolic link may only lead to a file inside DIR
+ * (an absolute link is followed with realpath and checked).
  *
  * Shape: one event loop per thread (default: one per online CPU), each with its own zcopy
  * selector and its own listening socket on the same port (SO_REUSEPORT: the kernel spreads new
@@ -390,20 +393,54 @@ static const char *connection_header(const struct conn *c, bool http10) {
     return http10 ? "Connection: keep-alive\r\n" : "";
 }
 
-/* Sets up an error response with a short text body; `extra` holds further header lines. */
-static void respond_error(struct loop *lp, struct conn *c, int status, bool http10, const char *extra) {
+/* Sets up an error response with a short text body; `extra` holds further header lines. A reply
+ * to HEAD has no body, whatever its status (RFC 9110 §9.3.2): a keep-alive client reads the next
+ * response right after the headers. Its Content-Length is that of the body a GET would get. */
+static void respond_error(struct loop *lp, struct conn *c, int status, bool http10, bool head, const char *extra) {
     if (status == 400 || status == 505) c->keep_alive = false; /* the stream cannot be trusted */
     const char *why = reason(status);
-    int body_len = (int)strlen(why) + 5; /* "404 " + reason + "\n" */
+    char body[64];
+    int body_len = snprintf(body, sizeof body, "%d %s\n", status, why);
     c->out_len = (size_t)snprintf(c->out, sizeof c->out,
                                   "HTTP/1.1 %d %s\r\nServer: zcopy\r\n%sContent-Type: text/plain\r\n"
-                                  "Content-Length: %d\r\n%s%s\r\n%d %s\n",
+                                  "Content-Length: %d\r\n%s%s\r\n%s",
                                   status, why, date_header(lp), body_len, extra, connection_header(c, http10),
-                                  status, why);
+                                  head ? "" : body);
     c->out_sent = 0;
     c->file = NULL;
     c->pos = c->end = 0;
     c->responding = true;
+}
+
+/* A request head is lines ended by LF, with or without a CR before it: RFC 9112 §2.2 lets a
+ * recipient take a bare LF for a line terminator (nginx does), so a request written with LFs,
+ * or with both, is answered as if every line ended in CRLF. A CR anywhere else in a line is
+ * invalid (also §2.2): a reader that took it for a line break would see other header lines. */
+
+/* The length of the request head at the front of `buf`, up to and including the empty line that
+ * ends it; 0 while that line has not arrived. */
+static size_t head_length(const char *buf, size_t len) {
+    const char *end = buf + len;
+    for (const char *lf = memchr(buf, '\n', len); lf; lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1))) {
+        if (end - lf > 1 && lf[1] == '\n') return (size_t)(lf - buf) + 2;
+        if (end - lf > 2 && lf[1] == '\r' && lf[2] == '\n') return (size_t)(lf - buf) + 3;
+    }
+    return 0;
+}
+
+/* The line at `line` of a complete head (its LF comes before `stop`): sets *next to the line
+ * after it and returns its length without the terminator, or -1 when it holds a bare CR. */
+static ssize_t head_line(const char *line, const char *stop, const char **next) {
+    const char *lf = memchr(line, '\n', (size_t)(stop - line));
+    *next = lf + 1;
+    size_t len = (size_t)(lf - line);
+    if (len && line[len - 1] == '\r') len--;
+    return memchr(line, '\r', len) ? -1 : (ssize_t)len;
+}
+
+static bool starts_with(const char *s, size_t len, const char *prefix) {
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
 }
 
 /* Parses one request from the front of c->in if its head is complete, and sets up the response.
@@ -415,28 +452,36 @@ static bool take_request(struct loop *lp, struct conn *c) {
         c->discard -= n;
         if (c->discard) return false;
     }
-    /* Blank lines before a request are ignored (RFC 9112, 2.2). */
-    while (c->in_start + 1 < c->in_len && c->in[c->in_start] == '\r' && c->in[c->in_start + 1] == '\n')
-        c->in_start += 2;
-    char *head = c->in + c->in_start;
-    char *end = memmem(head, c->in_len - c->in_start, "\r\n\r\n", 4);
-    if (!end) {
+    /* Blank lines before a request are ignored (RFC 9112 §2.2). */
+    for (;;) {
+        const char *p = c->in + c->in_start;
+        size_t avail = c->in_len - c->in_start;
+        if (avail >= 1 && p[0] == '\n') c->in_start += 1;
+        else if (avail >= 2 && p[0] == '\r' && p[1] == '\n') c->in_start += 2;
+        else break;
+    }
+    const char *head = c->in + c->in_start;
+    /* The method decides whether the reply has a body, whatever else is wrong with the request. */
+    bool is_head = starts_with(head, c->in_len - c->in_start, "HEAD ");
+    size_t head_len = head_length(head, c->in_len - c->in_start);
+    if (!head_len) {
         if (c->in_start == 0 && c->in_len == IN_CAP) { /* a head larger than we take */
             c->in_start = c->in_len = 0;
-            respond_error(lp, c, 400, false, "");
+            respond_error(lp, c, 400, false, is_head, "");
             return true;
         }
         return false;
     }
-    size_t head_len = (size_t)(end - head) + 4;
+    const char *stop = head + head_len, *next;
     lp->requests++;
     c->keep_alive = true;
     /* Request line: METHOD SP TARGET SP HTTP/1.x */
-    char *line_end = memmem(head, head_len, "\r\n", 2);
-    char *sp1 = memchr(head, ' ', (size_t)(line_end - head));
-    char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
+    ssize_t line_len = head_line(head, stop, &next);
+    const char *line_end = head + (line_len < 0 ? 0 : line_len);
+    const char *sp1 = memchr(head, ' ', (size_t)(line_end - head));
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
     int status = 0;
-    bool http10 = false, is_head = false;
+    bool http10 = false;
     if (!sp1 || !sp2 || sp1 == head || sp2 == sp1 + 1 || memchr(sp2 + 1, ' ', (size_t)(line_end - sp2 - 1))) {
         status = 400;
     } else {
@@ -451,20 +496,27 @@ static bool take_request(struct loop *lp, struct conn *c) {
             status = 400;
         }
     }
-    /* Headers: Connection, Range, Content-Length, Transfer-Encoding matter. */
+    /* Headers, up to the empty line: Connection, Range, Content-Length, Transfer-Encoding matter. */
     const char *range = NULL;
     size_t range_len = 0;
     int64_t content_length = 0;
-    for (char *line = line_end + 2; status != 400 && line < end + 2;) {
-        char *eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
-        char *colon = memchr(line, ':', (size_t)(eol - line));
+    bool have_length = false;
+    for (const char *line = next; status != 400; line = next) {
+        ssize_t len = head_line(line, stop, &next);
+        if (len == 0) break; /* the empty line */
+        if (len < 0) {
+            status = 400;
+            break;
+        }
+        const char *eol = line + len;
+        const char *colon = memchr(line, ':', (size_t)len);
         if (!colon || colon == line) {
             status = 400;
             break;
         }
-        for (char *p = line; p < colon; p++)
+        for (const char *p = line; p < colon; p++)
             if (*p == ' ' || *p == '\t' || (unsigned char)*p < 0x21) status = 400; /* no space before ':' */
-        char *v = colon + 1;
+        const char *v = colon + 1;
         size_t vlen = (size_t)(eol - v);
         while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
         while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
@@ -476,25 +528,27 @@ static bool take_request(struct loop *lp, struct conn *c) {
             range = v;
             range_len = vlen;
         } else if (token_equals(line, nlen, "content-length")) {
-            if (!parse_u63(v, vlen, &content_length)) status = 400;
+            /* One plain decimal number, or where the body ends is unknowable: 400 and close
+             * (RFC 9112 §6.3), so no byte after the head is ever taken for a request. A second
+             * Content-Length line is refused even when it repeats the first, as nginx does
+             * (RFC 9110 §8.6 allows either): no client of a file server sends one. */
+            if (have_length || !parse_u63(v, vlen, &content_length)) status = 400;
+            have_length = true;
         } else if (token_equals(line, nlen, "transfer-encoding")) {
-            status = 400; /* a chunked request body: not for a static file server */
+            status = 400; /* a chunked request body: not for a static file server (with Content-Length: §6.3) */
         }
-        line = eol + 2;
     }
     /* The head is taken (its bytes stay in place until the next read); a body the request
      * announced is skipped. */
     c->in_start += head_len;
     if (status == 0) c->discard = (size_t)content_length;
     if (status) {
-        respond_error(lp, c, status, http10, "");
+        respond_error(lp, c, status, http10, is_head, "");
         return true;
     }
     size_t mlen = (size_t)(sp1 - head);
-    if (mlen == 4 && memcmp(head, "HEAD", 4) == 0) {
-        is_head = true;
-    } else if (!(mlen == 3 && memcmp(head, "GET", 3) == 0)) {
-        respond_error(lp, c, 405, http10, "Allow: GET, HEAD\r\n");
+    if (!is_head && !(mlen == 3 && memcmp(head, "GET", 3) == 0)) {
+        respond_error(lp, c, 405, http10, false, "Allow: GET, HEAD\r\n");
         return true;
     }
     char rel[PATH_MAX];
@@ -503,7 +557,7 @@ static bool take_request(struct loop *lp, struct conn *c) {
     if (!f) {
         /* Out of descriptors or memory is the server's trouble, not a missing file. */
         if (status == 200) status = errno == EMFILE || errno == ENFILE || errno == ENOMEM ? 503 : 404;
-        respond_error(lp, c, status, http10, "");
+        respond_error(lp, c, status, http10, is_head, "");
         return true;
     }
     int64_t size = f->size, first = 0, last = size - 1;
@@ -512,7 +566,7 @@ static bool take_request(struct loop *lp, struct conn *c) {
         file_release(f);
         char unsatisfied[64]; /* the size the client may ask within */
         snprintf(unsatisfied, sizeof unsatisfied, "Content-Range: bytes */%lld\r\n", (long long)size);
-        respond_error(lp, c, 416, http10, unsatisfied);
+        respond_error(lp, c, 416, http10, is_head, unsatisfied);
         return true;
     }
     int64_t len = rr == RANGE_OK ? last - first + 1 : size;

@@ -169,9 +169,26 @@ def main() -> int:
                     b"GET /4k.bin HTTP/1.1\r\nName : v\r\n\r\n", b"GET /4k.bin HTTP/1.1\r\n: v\r\n\r\n",
                     b"GET  /4k.bin HTTP/1.1\r\n\r\n", b"GET /4k.bin  HTTP/1.1\r\n\r\n", b"GET /4k.bin\r\n\r\n",
                     b" GET /4k.bin HTTP/1.1\r\n\r\n", b"GET /4k.bin HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-                    b"GET /4k.bin HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"\x00\xff\r\n\r\n"]:
+                    b"GET /4k.bin HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"\x00\xff\r\n\r\n",
+                    b"GET /4k.bin HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+                    b"GET /4k.bin HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    b"GET /4k.bin HTTP/1.1\r\nX: a\rb\r\n\r\n", b"GET /4k.bin HTTP/1.1\r\r\n\r\n", b"\r\r\n\r\n"]:
             r = Reply(srv.exchange(bad))
             check(r.status == 400 and r.headers.get("connection") == "close", f"{bad[:40]!r} is 400 and closes")
+
+        # HEAD replies have no body, errors included; Content-Length says what a GET would get.
+        for target, header, want in [("/missing", "X: y", 404), ("/4k.bin", "Range: bytes=4096-", 416),
+                                     ("/4k.bin", "Bad Name: y", 400)]:
+            r = srv.get(target, header, method="HEAD")
+            check(r.status == want and r.body == b"" and int(r.headers.get("content-length", "0")) > 0,
+                  f"HEAD {target} ({header}) is {want} without a body: {r.raw[-40:]!r}")
+
+        # Lines ended by a bare LF, or by both kinds, sent a byte at a time (the head's end at every
+        # boundary of a read).
+        for req in [b"\n\r\nGET /sub/a.txt HTTP/1.1\nHost: x\r\nConnection: close\n\r\n",
+                    b"\r\nGET /sub/a.txt HTTP/1.1\r\nHost: x\nConnection: close\r\n\n"]:
+            r = Reply(srv.exchange([req[i:i + 1] for i in range(len(req))], pause=0.001))
+            check(r.status == 200 and r.body == b"inside\n", f"{req[:30]!r}... in 1-byte pieces")
 
         # A request head larger than the server takes: 400, delivered (lingering close, no reset).
         big = b"GET /4k.bin HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n"

@@ -6,12 +6,15 @@ bodies sent by the kernel with zcopy.transfer_with_header / zcopy.transfer_to (s
 Serves the regular files under DIR on ADDR:PORT (PORT 0: any free port). Prints "listening on
 ADDR:PORT" once it accepts connections; stops cleanly (exit 0) on SIGINT or SIGTERM.
 
-HTTP: GET and HEAD; Content-Length on every response; keep-alive (the HTTP/1.1 default;
-"Connection: close" honoured; HTTP/1.0 only with "Connection: keep-alive"); pipelined requests
-answered in order; one "Range: bytes=a-b" / "a-" / "-n" answered with 206 and Content-Range, an
-unsatisfiable one with 416 (a range that does not parse, or several, is ignored: 200, as RFC 9110
-allows); 404 for anything that is not a regular file under DIR (directories too), 400 for
-malformed requests (the connection is closed after it), 405 for other methods. No path escapes:
+HTTP: GET and HEAD (no reply to HEAD has a body, errors included); Content-Length on every
+response; keep-alive (the HTTP/1.1 default; "Connection: close" honoured; HTTP/1.0 only with
+"Connection: keep-alive"); pipelined requests answered in order; lines ended by CRLF or by a bare
+LF; one "Range: bytes=a-b" / "a-" / "-n" answered with 206 and Content-Range, an unsatisfiable one
+with 416 (a range that does not parse, has a number of more than 18 digits, or several ranges, is
+ignored: 200, as RFC 9110 allows); 404 for anything that is not a regular file under DIR
+(directories too), 400 for malformed requests (the connection is closed after it), among them any
+framing but one plain Content-Length (RFC 9112 §6.3: two of them, a value that is not a decimal
+number of at most 18 digits, Transfer-Encoding), 405 for other methods. No path escapes:
 ".." segments (also percent-encoded), encoded slashes and backslashes, control characters and NUL
 bytes are refused, and a symbolic link may only lead to a file inside DIR (checked with realpath).
 
@@ -48,6 +51,7 @@ import zcopy
 
 EVENT_READ, EVENT_WRITE = 1, 2
 HEAD_LIMIT = 16 * 1024  # the largest request head (request line and headers) taken
+NUMBER_DIGITS = 18  # the longest number taken, as in the C and Java servers: it fits in 63 bits
 RECV_SIZE = 16 * 1024
 IDLE_TIMEOUT = 60.0  # keep-alive connections idle this long are closed
 LINGER_TIMEOUT = 5.0  # how long a closing connection waits for the client to close
@@ -72,7 +76,14 @@ REASONS = {
 
 # A parsed request head: (status, is_head, path, keep_alive, http10, range, content_length).
 # status 0: serve `path` (a relative path, percent-decoded and checked), otherwise an error.
+# is_head: the method is HEAD, so the reply has no body, whatever its status.
 Parsed = tuple[int, bool, str, bool, bool, "str | None", int]
+
+
+def decimal(s: str) -> int | None:
+    """The value of a plain decimal number of at most NUMBER_DIGITS digits, else None (so int()
+    never sees a number of thousands of digits, which it refuses)."""
+    return int(s) if 0 < len(s) <= NUMBER_DIGITS and s.isascii() and s.isdigit() else None
 
 
 def target_to_path(target: str) -> tuple[int, str]:
@@ -114,26 +125,32 @@ def _is_hex(s: str) -> bool:
 
 
 def parse_head(head: bytes) -> Parsed:
-    """Parses a request head (without its final blank line)."""
-    lines = head.decode("latin-1").split("\r\n")
+    """Parses a request head: its lines, without the LF that ends the last one and without the
+    empty line after it. A line ends in LF, with or without a CR before it (RFC 9112 §2.2 lets a
+    recipient take a bare LF for a line terminator, as nginx does); a CR anywhere else is invalid
+    (also §2.2: a reader that took it for a line break would see other header lines)."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in head.decode("latin-1").split("\n")]
+    is_head = lines[0].startswith("HEAD ")  # whatever else is wrong with the request
+    if any("\r" in line for line in lines):
+        return 400, is_head, "", False, False, None, 0
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[0] or not parts[1]:
-        return 400, False, "", False, False, None, 0
+        return 400, is_head, "", False, False, None, 0
     method, target, version = parts
     if version == "HTTP/1.1":
         keep, http10 = True, False
     elif version == "HTTP/1.0":
         keep, http10 = False, True
     elif len(version) == 8 and version.startswith("HTTP/") and version[5] in "23456789" and version[6] == ".":
-        return 505, False, "", False, False, None, 0
+        return 505, is_head, "", False, False, None, 0
     else:
-        return 400, False, "", False, False, None, 0
+        return 400, is_head, "", False, False, None, 0
     rng = None
-    length = 0
+    content_length: int | None = None
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip() or " " in name or "\t" in name:
-            return 400, False, "", False, http10, None, 0
+            return 400, is_head, "", False, http10, None, 0
         name = name.lower()
         value = value.strip(" \t")
         if name == "connection":
@@ -145,17 +162,22 @@ def parse_head(head: bytes) -> Parsed:
         elif name == "range":
             rng = value
         elif name == "content-length":
-            if not value.isdigit() or not value.isascii():
-                return 400, False, "", False, http10, None, 0
-            length = int(value)
+            # One plain decimal number, or where the body ends is unknowable: 400 and close
+            # (RFC 9112 §6.3), so no byte after the head is ever taken for a request. A second
+            # Content-Length line is refused even when it repeats the first, as nginx does
+            # (RFC 9110 §8.6 allows either): no client of a file server sends one.
+            if content_length is not None or (content_length := decimal(value)) is None:
+                return 400, is_head, "", False, http10, None, 0
         elif name == "transfer-encoding":
-            return 400, False, "", False, http10, None, 0  # a chunked body: not for a file server
+            # A chunked body: not for a file server (and beside Content-Length, §6.3).
+            return 400, is_head, "", False, http10, None, 0
+    length = content_length or 0
     if method not in ("GET", "HEAD"):
-        return 405, False, "", keep, http10, None, length
+        return 405, is_head, "", keep, http10, None, length
     status, path = target_to_path(target)
     if status:
-        return status, False, "", keep, http10, None, length
-    return 0, method == "HEAD", path, keep, http10, rng, length
+        return status, is_head, "", keep, http10, None, length
+    return 0, is_head, path, keep, http10, rng, length
 
 
 def parse_range(value: str, size: int) -> tuple[int, int] | None | Literal[False]:
@@ -167,20 +189,18 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None | Literal[False
     if not dash:
         return None
     if not a:  # the last n bytes
-        if not b.isdigit() or not b.isascii():
+        n = decimal(b)
+        if n is None:
             return None
-        n = int(b)
         if n == 0 or size == 0:
             return False
         return max(0, size - n), size - 1
-    if not a.isdigit() or not a.isascii():
+    first = decimal(a)
+    if first is None:
         return None
-    first = int(a)
     if b:
-        if not b.isdigit() or not b.isascii():
-            return None
-        last = int(b)
-        if last < first:
+        last = decimal(b)
+        if last is None or last < first:
             return None
     else:
         last = size - 1
@@ -455,17 +475,23 @@ class Worker:
             buf = c.buf = buf[n:]
             if c.discard or not buf:
                 return False
-        while buf.startswith(b"\r\n"):  # blank lines before a request are ignored (RFC 9112)
-            buf = c.buf = buf[2:]
-        end = buf.find(b"\r\n\r\n", 0, HEAD_LIMIT)
-        if end < 0:
+        while buf.startswith((b"\n", b"\r\n")):  # blank lines before a request are ignored (RFC 9112 §2.2)
+            buf = c.buf = buf[1:] if buf[0] == 10 else buf[2:]
+        # The head ends at its first empty line; a line ends in LF, with or without CR (parse_head).
+        end = buf.find(b"\n\r\n", 0, HEAD_LIMIT)
+        lf_lf = buf.find(b"\n\n", 0, HEAD_LIMIT if end < 0 else end + 1)
+        if lf_lf >= 0:
+            end, after = lf_lf, lf_lf + 2
+        elif end >= 0:
+            after = end + 3
+        else:
             if len(buf) >= HEAD_LIMIT:  # a head larger than we take
                 c.buf = b""
-                self.respond_error(c, 400, False)
+                self.respond_error(c, 400, False, buf.startswith(b"HEAD "))
                 return True
             return False
         head = buf[:end]
-        c.buf = buf[end + 4 :]
+        c.buf = buf[after:]
         parsed = self.parsed.get(head)
         if parsed is None:
             parsed = parse_head(head)
@@ -479,12 +505,12 @@ class Worker:
                 c.buf = b""  # the stream cannot be trusted any further
             else:
                 c.discard = length
-            self.respond_error(c, status, http10)
+            self.respond_error(c, status, http10, is_head)
             return True
         c.discard = length
         f = self.open_file(path)
         if f is None:
-            self.respond_error(c, 404, http10)
+            self.respond_error(c, 404, http10, is_head)
             return True
         size = f.size
         if rng is None or (r := parse_range(rng, size)) is None:
@@ -493,7 +519,7 @@ class Worker:
             c.out = f.h_keep10 if (http10 and keep) else (f.h_keep if keep else f.h_close)
             first, end_ = 0, size
         elif r is False:
-            self.respond_error(c, 416, http10, f"Content-Range: bytes */{size}\r\n")
+            self.respond_error(c, 416, http10, is_head, f"Content-Range: bytes */{size}\r\n")
             return True
         else:
             first, last = r
@@ -525,7 +551,10 @@ class Worker:
         f.h_close = self.header(200, f.size, False, False)
         f.h_keep10 = self.header(200, f.size, True, True)
 
-    def respond_error(self, c: Conn, status: int, http10: bool, extra: str = "") -> None:
+    def respond_error(self, c: Conn, status: int, http10: bool, is_head: bool, extra: str = "") -> None:
+        """An error reply with a short text body, or none to HEAD, whatever the status (RFC 9110
+        §9.3.2: a keep-alive client reads the next response right after the headers); its
+        Content-Length is that of the body a GET would get."""
         if status in (400, 505):
             c.keep = False
         why = REASONS[status]
@@ -536,7 +565,7 @@ class Worker:
             + self.date
             + f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n{allow}{extra}"
             f"{self.connection_header(c.keep, http10)}\r\n".encode()
-            + body
+            + (b"" if is_head else body)
         )
         c.file = None
 
@@ -617,13 +646,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     first = listen(args.addr, args.port)
     port = first.getsockname()[1]
-    # Until a loop runs, a signal is remembered (in each process) and stops it at once.
+    # Until a loop runs, a signal is remembered (in each process) and stops it at once. The stop
+    # signals are blocked across each fork: CPython's after-fork step in the child drops a signal
+    # caught before it ran (one the parent sent at once, say), and that child would never stop.
+    # Blocked, such a signal stays pending and reaches the handler when unblocked after the fork.
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
     signal.signal(signal.SIGINT, lambda signum, frame: stopped.append(signum))
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
     children = []
     for _ in range(max(1, args.workers) - 1):
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         pid = os.fork()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         if pid == 0:
             code = 0
             try:

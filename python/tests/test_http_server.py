@@ -173,3 +173,25 @@ def test_a_changed_file_is_not_served_stale(server, site):
     assert exchange(server, b"GET /changing.txt HTTP/1.1\r\nConnection: close\r\n\r\n").endswith(b"two!")
     path.unlink()
     assert exchange(server, b"GET /changing.txt HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 404")
+
+
+
+def test_a_stop_signal_at_once_stops_every_worker(site):
+    # SIGTERM as soon as the server listens: the parent passes it on to a worker that may not
+    # have run yet, and the worker must still get it (the stop signals are blocked across fork).
+    for _ in range(20):
+        with subprocess.Popen(
+            [sys.executable, str(SERVER), "--root", str(site), "--port", "0", "--workers", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        ) as proc:
+            assert proc.stdout is not None
+            assert "listening on" in proc.stdout.readline().decode()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                assert proc.wait(5) == 0
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()

@@ -1,7 +1,8 @@
 """The HTTP file servers (C, Java and Python on zcopy, and the platform baselines) checked with
 real clients: curl downloads whole files and ranges, several at once; bad requests, missing files
 and path escapes are refused; a client that vanishes mid-body disturbs nobody; SIGINT/SIGTERM
-stop the server cleanly.
+stop the server cleanly. Raw sockets send what curl never does: HEAD of errors, ambiguous
+request framing (RFC 9112 §6.3), numbers too long for any file, lines ended by a bare LF.
 """
 
 from __future__ import annotations
@@ -200,3 +201,172 @@ def test_signals_stop_the_server_cleanly(site, spec, sig):
     allowed = {0, 128 + sig} if spec.name.startswith("java") else {0}
     assert rc in allowed, (spec.name, rc)
     assert time.monotonic() - t < 10
+
+
+# ---- request edge cases, with raw sockets (the zcopy servers; the baselines are skipped where
+# they do not implement the rule, since they only stand in for their platform in bench-http) ----
+
+
+def zcopy_only(server, why: str) -> None:
+    if not server.spec.zcopy:
+        pytest.skip(f"{server.spec.name} is a bench-http baseline: {why}")
+
+
+def exchange(server, data: bytes, quiet: float = 3.0) -> bytes:
+    """Sends `data` on one connection; reads until the server closes it or stays quiet for
+    `quiet` seconds."""
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.sendall(data)
+        s.settimeout(quiet)
+        chunks = []
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def take_response(raw: bytes, head: bool = False) -> tuple[int, dict[str, str], bytes, bytes]:
+    """The first response of `raw` as (status, headers, body, the bytes after it); the body is
+    Content-Length bytes, none after a HEAD request."""
+    head_bytes, sep, rest = raw.partition(b"\r\n\r\n")
+    assert sep, f"no complete response head in {raw[:200]!r}"
+    lines = head_bytes.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 "), lines[0]
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    n = 0 if head else int(headers.get("content-length", "0"))
+    return int(lines[0].split(" ")[1]), headers, rest[:n], rest[n:]
+
+
+@pytest.mark.parametrize("target,extra,status", [
+    ("/no-such-file", "", 404),
+    ("/sub", "", 404),
+    ("/sub/../../secret.txt", "", 404),
+    ("/4k.bin", "Range: bytes=5000-\r\n", 416),
+    ("/empty.bin", "Range: bytes=0-\r\n", 416),
+], ids=["missing", "directory", "escape", "range-past-the-end", "range-of-empty"])
+def test_head_of_an_error_has_no_body(server, target, extra, status):
+    """No HEAD reply has a body, errors included (RFC 9110 §9.3.2): a keep-alive client reads
+    the next response right after the headers."""
+    zcopy_only(server, "its error replies always carry their text body")
+    then = b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    reply = exchange(server, f"HEAD {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode() + then)
+    got, headers, _, rest = take_response(reply, head=True)
+    assert got == status
+    assert "content-length" in headers
+    got, _, body, rest = take_response(rest)
+    assert (got, body, rest) == (200, b"inside\n", b"")
+
+
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"HEAD /4k.bin HTTP/1.1\r\nNoColonHere\r\n\r\n", 400),
+    (b"HEAD /4k.bin HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+    (b"HEAD /4k.bin HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n", 400),
+    (b"HEAD /4k.bin HTTP/2.0\r\n\r\n", 505),
+], ids=["no-colon", "bad-length", "oversized-head", "http2"])
+def test_head_of_a_refused_request_has_no_body(server, request_bytes, status):
+    """The error that ends a connection has no body after a HEAD request either."""
+    zcopy_only(server, "its error replies always carry their text body")
+    reply = exchange(server, request_bytes)
+    got, headers, _, rest = take_response(reply, head=True)
+    assert (got, headers.get("connection"), rest) == (status, "close", b"")
+
+
+SMUGGLED = b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("framing", [
+    f"Content-Length: {len(SMUGGLED)}\r\nContent-Length: 0",
+    f"Content-Length: 0\r\nContent-Length: {len(SMUGGLED)}",
+    f"Content-Length: {len(SMUGGLED)}\r\nContent-Length: {len(SMUGGLED)}",
+    f"Content-Length: {len(SMUGGLED)}, {len(SMUGGLED)}",
+    "Content-Length: 0\r\nTransfer-Encoding: chunked",
+    "Transfer-Encoding: chunked\r\nContent-Length: 0",
+    "Content-Length: +0",
+    "Content-Length: -0",
+    "Content-Length: 0x0",
+    "Content-Length: 0.0",
+    "Content-Length: 0 0",
+    "Content-Length: 1_0",
+    "Content-Length:",
+    "Content-Length: " + "9" * 19,
+    "Content-Length: " + "9" * 5000,
+], ids=["different-0-last", "different-0-first", "same-twice", "same-as-a-list", "with-te-after",
+        "with-te-before", "plus", "minus", "hex", "fraction", "two-numbers", "underscore", "empty",
+        "19-digits", "5000-digits"])
+def test_ambiguous_framing_is_refused_and_closes(server, framing):
+    """RFC 9112 §6.3: a Content-Length that is not one plain decimal number, or one beside
+    Transfer-Encoding, makes the framing unknowable: 400, and the connection closes, so the
+    bytes behind the head (here a second request) are never answered. A second Content-Length
+    line is refused even when it repeats the first (as nginx does; RFC 9110 §8.6 would allow
+    taking it as one): a file server needs no request body, and no client sends two."""
+    zcopy_only(server, "it ignores Content-Length and Transfer-Encoding")
+    reply = exchange(server, f"GET /4k.bin HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n".encode() + SMUGGLED)
+    got, headers, body, rest = take_response(reply)
+    assert (got, headers.get("connection")) == (400, "close"), reply[:300]
+    assert rest == b"", "the bytes after the head were answered as a request"
+
+
+def test_one_content_length_frames_the_body(server):
+    """The body one plain Content-Length announces is skipped, and the next request answered."""
+    zcopy_only(server, "it ignores Content-Length")
+    reply = exchange(server, b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                     + SMUGGLED[:-2] + b"Connection: close\r\n\r\n")
+    first, _, body1, rest = take_response(reply)
+    second, _, body2, rest = take_response(rest)
+    assert (first, body1, second, body2, rest) == (200, b"inside\n", 200, b"inside\n", b"")
+
+
+@pytest.mark.parametrize("spec", [
+    "bytes=" + "9" * 19 + "-",
+    "bytes=" + "9" * 5000 + "-",
+    "bytes=0-" + "9" * 5000,
+    "bytes=-" + "9" * 5000,
+], ids=["first-19-digits", "first-5000-digits", "last-5000-digits", "suffix-5000-digits"])
+def test_a_range_number_longer_than_any_file_size_is_ignored(server, site, spec):
+    """A range number of more than 18 digits (more than any file holds, and past what some
+    number parsers take) makes the range one the server ignores (RFC 9110 §14.2 allows it):
+    200 and the whole file, from every server alike."""
+    zcopy_only(server, "its range parser answers 416 for what it cannot parse")
+    reply = exchange(server, f"GET /4k.bin HTTP/1.1\r\nHost: x\r\nRange: {spec}\r\nConnection: close\r\n\r\n"
+                     .encode())
+    got, _, body, rest = take_response(reply)
+    assert (got, body == (site / "4k.bin").read_bytes(), rest) == (200, True, b"")
+
+
+def bare_lf_requests(eols: list[bytes]) -> bytes:
+    """Three pipelined requests (a range GET, a HEAD, a GET that closes) whose lines end in
+    eols, in turn."""
+    lines = [b"GET /4k.bin HTTP/1.1", b"Host: x", b"Range: bytes=0-9", b"",
+             b"HEAD /sub/inner.txt HTTP/1.1", b"Host: x", b"",
+             b"GET /sub/inner.txt HTTP/1.1", b"Host: x", b"Connection: close", b""]
+    return b"".join(line + eols[i % len(eols)] for i, line in enumerate(lines))
+
+
+@pytest.mark.parametrize("eols", [[b"\n"], [b"\r\n", b"\n"], [b"\n", b"\r\n"], [b"\n", b"\n", b"\r\n"]],
+                         ids=["lf", "crlf-lf", "lf-crlf", "lf-lf-crlf"])
+def test_bare_lf_ends_a_line(server, site, eols):
+    """RFC 9112 §2.2 lets a recipient take a bare LF as a line terminator, as nginx does: such
+    requests, and ones that mix LF and CRLF, are answered as if every line ended in CRLF."""
+    zcopy_only(server, "its parser splits the head at CRLF CRLF only")
+    reply = exchange(server, b"\n\r\n" + bare_lf_requests(eols))  # blank lines first: ignored
+    first, headers, body, rest = take_response(reply)
+    assert (first, headers.get("content-range"), body) == (206, "bytes 0-9/4096", (site / "4k.bin").read_bytes()[:10])
+    second, headers, _, rest = take_response(rest, head=True)
+    assert (second, headers.get("content-length")) == (200, "7")
+    third, headers, body, rest = take_response(rest)
+    assert (third, headers.get("connection"), body, rest) == (200, "close", b"inside\n", b"")
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /4k.bin HTTP/1.1\r\nHost: x\rConnection: close\r\n\r\n",
+    b"GET /4k.bin HTTP/1.1\r\nX: a\rb\r\n\r\n",
+    b"GET /4k.bin HTTP/1.1\r\nX: a\r\r\n\r\n",
+], ids=["between-headers", "in-a-value", "before-crlf"])
+def test_a_bare_cr_is_refused(server, request_bytes):
+    """A CR that does not end a line is invalid (RFC 9112 §2.2): a reader that took it as a line
+    break would see other headers than the server. 400, and the connection closes."""
+    zcopy_only(server, "its parser does not look inside header values")
+    got, headers, _, _ = take_response(exchange(server, request_bytes))
+    assert (got, headers.get("connection")) == (400, "close")

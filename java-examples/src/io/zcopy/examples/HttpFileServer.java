@@ -47,13 +47,16 @@ import java.util.Set;
  * {@code listening on ADDR:PORT} once it accepts connections; stops cleanly on SIGINT or
  * SIGTERM (a shutdown hook ends the loops; the JVM then exits with 128 + the signal's number).
  *
- * <p>HTTP: GET and HEAD; Content-Length on every response; keep-alive (the HTTP/1.1 default;
- * {@code Connection: close} honoured; HTTP/1.0 only with {@code Connection: keep-alive});
- * pipelined requests answered in order; one {@code Range: bytes=a-b} / {@code a-} / {@code -n}
- * answered with 206 and Content-Range, an unsatisfiable one with 416 (a range that does not
- * parse, or several, is ignored: 200, as RFC 9110 allows); 404 for anything that is not a
- * regular file under DIR (directories too), 400 for malformed requests (the connection closes
- * after it), 405 for other methods, 505 for HTTP/2 and later. No path escapes: {@code ..}
+ * <p>HTTP: GET and HEAD (no reply to HEAD has a body, errors included); Content-Length on every
+ * response; keep-alive (the HTTP/1.1 default; {@code Connection: close} honoured; HTTP/1.0 only
+ * with {@code Connection: keep-alive}); pipelined requests answered in order; lines ended by CRLF
+ * or by a bare LF; one {@code Range: bytes=a-b} / {@code a-} / {@code -n} answered with 206 and
+ * Content-Range, an unsatisfiable one with 416 (a range that does not parse, has a number of
+ * more than 18 digits, or several ranges, is ignored: 200, as RFC 9110 allows); 404 for anything
+ * that is not a regular file under DIR (directories too), 400 for malformed requests (the
+ * connection closes after it), among them any framing but one plain Content-Length (RFC 9112
+ * §6.3: two of them, a value that is not a decimal number of at most 18 digits,
+ * Transfer-Encoding), 405 for other methods, 505 for HTTP/2 and later. No path escapes: {@code ..}
  * segments (also percent-encoded), encoded slashes and backslashes, control characters and NUL
  * bytes are refused, and a symbolic link may only lead to a file inside DIR.
  *
@@ -77,7 +80,6 @@ public final class HttpFileServer {
     static final int FILE_CACHE = 256; // open files kept per loop
     static final int PARSE_CACHE = 1024; // parsed request heads kept per loop
     static final int BUDGET = 32; // requests one connection may take in a row before the others get a turn
-    static final byte[] CRLF2 = {'\r', '\n', '\r', '\n'};
 
     private HttpFileServer() {}
 
@@ -171,22 +173,36 @@ public final class HttpFileServer {
 
     /**
      * A parsed request head. {@code status} 0: serve {@code path} (relative, decoded and checked);
-     * otherwise the error to answer.
+     * otherwise the error to answer. {@code head}: the method is HEAD, so the reply has no body,
+     * whatever its status.
      */
     record Parsed(int status, boolean head, String path, boolean keep, boolean http10, String range,
             long contentLength) {
-        static Parsed error(int status, boolean keep, boolean http10, long contentLength) {
-            return new Parsed(status, false, "", keep, http10, null, contentLength);
+        static Parsed error(int status, boolean head, boolean keep, boolean http10, long contentLength) {
+            return new Parsed(status, head, "", keep, http10, null, contentLength);
         }
     }
 
-    /** Parses a request head (the bytes before its blank line). */
+    /**
+     * Parses a request head: its lines, without the LF that ends the last one and without the
+     * empty line after it. A line ends in LF, with or without a CR before it (RFC 9112 §2.2 lets a
+     * recipient take a bare LF for a line terminator, as nginx does); a CR anywhere else is
+     * invalid (also §2.2: a reader that took it for a line break would see other header lines).
+     */
     static Parsed parseHead(String head) {
-        int eol = head.indexOf("\r\n");
-        String requestLine = eol < 0 ? head : head.substring(0, eol);
-        String[] parts = requestLine.split(" ", -1);
+        boolean isHead = head.startsWith("HEAD "); // whatever else is wrong with the request
+        String[] lines = head.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].endsWith("\r")) {
+                lines[i] = lines[i].substring(0, lines[i].length() - 1);
+            }
+            if (lines[i].indexOf('\r') >= 0) {
+                return Parsed.error(400, isHead, false, false, 0);
+            }
+        }
+        String[] parts = lines[0].split(" ", -1);
         if (parts.length != 3 || parts[0].isEmpty() || parts[1].isEmpty()) {
-            return Parsed.error(400, false, false, 0);
+            return Parsed.error(400, isHead, false, false, 0);
         }
         String method = parts[0];
         String target = parts[1];
@@ -201,24 +217,22 @@ public final class HttpFileServer {
             http10 = true;
         } else if (version.length() == 8 && version.startsWith("HTTP/") && version.charAt(5) >= '2'
                 && version.charAt(5) <= '9' && version.charAt(6) == '.') {
-            return Parsed.error(505, false, false, 0);
+            return Parsed.error(505, isHead, false, false, 0);
         } else {
-            return Parsed.error(400, false, false, 0);
+            return Parsed.error(400, isHead, false, false, 0);
         }
         String range = null;
         long length = 0;
-        int at = eol < 0 ? head.length() : eol + 2;
-        while (at < head.length()) {
-            int next = head.indexOf("\r\n", at);
-            String line = head.substring(at, next < 0 ? head.length() : next);
-            at = next < 0 ? head.length() : next + 2;
+        boolean haveLength = false;
+        for (int i = 1; i < lines.length; i++) {
+            String line = lines[i];
             int colon = line.indexOf(':');
             if (colon <= 0) {
-                return Parsed.error(400, false, http10, 0);
+                return Parsed.error(400, isHead, false, http10, 0);
             }
             String name = line.substring(0, colon);
             if (name.indexOf(' ') >= 0 || name.indexOf('\t') >= 0) {
-                return Parsed.error(400, false, http10, 0);
+                return Parsed.error(400, isHead, false, http10, 0);
             }
             String value = trimOws(line.substring(colon + 1));
             switch (name.toLowerCase(Locale.ROOT)) {
@@ -238,25 +252,32 @@ public final class HttpFileServer {
                 }
                 case "range" -> range = value;
                 case "content-length" -> {
-                    if (value.isEmpty() || !value.chars().allMatch(c -> c >= '0' && c <= '9') || value.length() > 18) {
-                        return Parsed.error(400, false, http10, 0);
+                    // One plain decimal number, or where the body ends is unknowable: 400 and
+                    // close (RFC 9112 §6.3), so no byte after the head is ever taken for a
+                    // request. A second Content-Length line is refused even when it repeats the
+                    // first, as nginx does (RFC 9110 §8.6 allows either): no client of a file
+                    // server sends one.
+                    if (haveLength || !digits(value)) {
+                        return Parsed.error(400, isHead, false, http10, 0);
                     }
+                    haveLength = true;
                     length = Long.parseLong(value);
                 }
                 case "transfer-encoding" -> {
-                    return Parsed.error(400, false, http10, 0); // a chunked body: not for a file server
+                    // A chunked body: not for a file server (and beside Content-Length, §6.3).
+                    return Parsed.error(400, isHead, false, http10, 0);
                 }
                 default -> { }
             }
         }
         if (!method.equals("GET") && !method.equals("HEAD")) {
-            return Parsed.error(405, keep, http10, length);
+            return Parsed.error(405, isHead, keep, http10, length);
         }
         Object checked = targetToPath(target);
         if (checked instanceof Integer status) {
-            return Parsed.error(status, keep, http10, length);
+            return Parsed.error(status, isHead, keep, http10, length);
         }
-        return new Parsed(0, method.equals("HEAD"), (String) checked, keep, http10, range, length);
+        return new Parsed(0, isHead, (String) checked, keep, http10, range, length);
     }
 
     private static String trimOws(String s) {
@@ -409,6 +430,10 @@ public final class HttpFileServer {
         return new long[] {first, Math.min(last, size - 1)};
     }
 
+    /**
+     * Whether {@code s} is a plain decimal number of at most 18 digits, which {@code Long.parseLong}
+     * always takes (the longest number taken, as in the C and Python servers).
+     */
     private static boolean digits(String s) {
         if (s.isEmpty() || s.length() > 18) {
             return false;
@@ -823,20 +848,22 @@ public final class HttpFileServer {
                     return false;
                 }
             }
-            while (c.end - c.start >= 2 && c.in[c.start] == '\r' && c.in[c.start + 1] == '\n') {
-                c.start += 2; // blank lines before a request are ignored (RFC 9112)
+            // Blank lines before a request are ignored (RFC 9112 §2.2).
+            while (c.end > c.start && (c.in[c.start] == '\n'
+                    || (c.end - c.start >= 2 && c.in[c.start] == '\r' && c.in[c.start + 1] == '\n'))) {
+                c.start += c.in[c.start] == '\n' ? 1 : 2;
             }
-            int headEnd = indexOf(c.in, c.start, c.end, CRLF2);
+            int headEnd = headEnd(c.in, c.start, c.end);
             if (headEnd < 0) {
                 if (c.start == 0 && c.end == c.in.length) { // a head larger than we take
                     c.start = c.end = 0;
-                    respondError(c, 400, false, "");
+                    respondError(c, 400, false, startsWith(c.in, 0, c.in.length, "HEAD "), "");
                     return true;
                 }
                 return false;
             }
             String head = new String(c.in, c.start, headEnd - c.start, StandardCharsets.ISO_8859_1);
-            c.start = headEnd + 4;
+            c.start = headEnd + (c.in[headEnd + 1] == '\n' ? 2 : 3); // past the empty line
             Parsed p = parsed.get(head);
             if (p == null) {
                 p = parseHead(head);
@@ -852,13 +879,13 @@ public final class HttpFileServer {
                 } else {
                     c.discard = p.contentLength();
                 }
-                respondError(c, p.status(), p.http10(), p.status() == 405 ? "Allow: GET, HEAD\r\n" : "");
+                respondError(c, p.status(), p.http10(), p.head(), p.status() == 405 ? "Allow: GET, HEAD\r\n" : "");
                 return true;
             }
             c.discard = p.contentLength();
             CachedFile f = openFile(p.path());
             if (f == null) {
-                respondError(c, 404, p.http10(), "");
+                respondError(c, 404, p.http10(), p.head(), "");
                 return true;
             }
             long size = f.size;
@@ -872,7 +899,7 @@ public final class HttpFileServer {
                 byte[] h = p.http10() && p.keep() ? f.keep10 : (p.keep() ? f.keep : f.close);
                 c.out = ByteBuffer.wrap(h);
             } else if (r.length == 0) {
-                respondError(c, 416, p.http10(), "Content-Range: bytes */" + size + "\r\n");
+                respondError(c, 416, p.http10(), p.head(), "Content-Range: bytes */" + size + "\r\n");
                 return true;
             } else {
                 first = r[0];
@@ -889,17 +916,30 @@ public final class HttpFileServer {
             return true;
         }
 
-        private static int indexOf(byte[] a, int from, int to, byte[] needle) {
-            outer:
-            for (int i = from; i + needle.length <= to; i++) {
-                for (int j = 0; j < needle.length; j++) {
-                    if (a[i + j] != needle[j]) {
-                        continue outer;
-                    }
+        /**
+         * Where the request head in {@code a[from, to)} ends: the index of the LF that ends its last
+         * line, which an empty line follows ({@code LF} or {@code CR LF}: a line ends in LF, with or
+         * without a CR before it, see {@link #parseHead}); -1 while that empty line has not arrived.
+         */
+        private static int headEnd(byte[] a, int from, int to) {
+            for (int i = from; i + 1 < to; i++) {
+                if (a[i] == '\n' && (a[i + 1] == '\n' || (a[i + 1] == '\r' && i + 2 < to && a[i + 2] == '\n'))) {
+                    return i;
                 }
-                return i;
             }
             return -1;
+        }
+
+        private static boolean startsWith(byte[] a, int from, int to, String prefix) {
+            if (to - from < prefix.length()) {
+                return false;
+            }
+            for (int i = 0; i < prefix.length(); i++) {
+                if (a[from + i] != prefix.charAt(i)) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         private static String connectionHeader(boolean keep, boolean http10) {
@@ -924,7 +964,12 @@ public final class HttpFileServer {
             f.keep10 = header(200, f.size, true, true, "");
         }
 
-        private void respondError(Conn c, int status, boolean http10, String extra) {
+        /**
+         * An error reply with a short text body, or none to HEAD, whatever the status (RFC 9110
+         * §9.3.2: a keep-alive client reads the next response right after the headers); its
+         * Content-Length is that of the body a GET would get.
+         */
+        private void respondError(Conn c, int status, boolean http10, boolean head, String extra) {
             if (status == 400 || status == 505) {
                 c.keep = false;
             }
@@ -932,7 +977,7 @@ public final class HttpFileServer {
             String s = "HTTP/1.1 " + status + " " + reason(status) + "\r\nServer: zcopy\r\n"
                     + new String(date, StandardCharsets.US_ASCII)
                     + "Content-Type: text/plain\r\nContent-Length: " + body.length() + "\r\n" + extra
-                    + connectionHeader(c.keep, http10) + "\r\n" + body;
+                    + connectionHeader(c.keep, http10) + "\r\n" + (head ? "" : body);
             c.out = ByteBuffer.wrap(s.getBytes(StandardCharsets.US_ASCII));
             if (c.file != null) {
                 c.file.release();
