@@ -274,8 +274,8 @@ typedef struct zc_transfer {
    */
   bool would_block;
   /**
-   * The system calls the transfer made, probes and fallbacks included (for
-   * `zc_transfer_to_with_header`: the body's only, not the header's `send`).
+   * Every system call the transfer made: the checks, probes and fallbacks, the SIGPIPE
+   * shield, and for `zc_transfer_to_with_header` the header's `send`.
    * New fields are only ever appended after this one.
    */
   uint64_t syscalls;
@@ -478,15 +478,6 @@ int zc_last_errno(void);
  * - `out_n` must point to a writable `size_t`.
  */
 ZC_MUST_USE zc_result zc_last_error_message(char *buf, size_t len, size_t *out_n);
-
-/**
- * Panics inside Rust on purpose and returns what the boundary made of it: `ZC_ERR_PANIC`, with
- * the panic's message as the last error message.
- *
- * For hosts (and zcopy's own tests) that want to see that a panic never crosses into C. Rust's
- * default panic hook prints the panic to stderr first.
- */
-zc_result zc_debug_panic(void);
 
 /**
  * Installs the process-wide `SIGBUS` handler that lets a program survive a file truncated under

@@ -48,8 +48,8 @@ pub struct zc_transfer {
     /// The non-blocking side (target of a transfer to, source of a transfer from) could not take
     /// or give more without blocking: wait for it (`zc_selector`) and call again. Not an error.
     pub would_block: bool,
-    /// The system calls the transfer made, probes and fallbacks included (for
-    /// `zc_transfer_to_with_header`: the body's only, not the header's `send`).
+    /// Every system call the transfer made: the checks, probes and fallbacks, the SIGPIPE
+    /// shield, and for `zc_transfer_to_with_header` the header's `send`.
     /// New fields are only ever appended after this one.
     pub syscalls: u64,
 }

@@ -29,6 +29,8 @@ JAVA = os.environ.get("JAVA", shutil.which("java") or "java")
 JAVA_TOOL = ROOT / "tests" / "cross" / "MapTool.java"
 JAR = servers.JAR
 BENCH_JAR = servers.BENCH_JAR
+# The Python runner: a script beside the package, not a module of the wheel.
+PY_RUNNER = Path(__file__).resolve().parents[2] / "python" / "bench" / "runner.py"
 
 
 def pattern(n: int, seed: int) -> bytes:
@@ -141,7 +143,7 @@ def site():
 
 
 def fetch_python(url: str) -> dict:
-    return run_json([sys.executable, "-m", "zcopy.runner", "--fetch", url])
+    return run_json([sys.executable, str(PY_RUNNER), "--fetch", url])
 
 
 def fetch_java(url: str) -> dict:
