@@ -82,7 +82,11 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{cmd} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "{cmd} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -135,7 +139,9 @@ fn drain(mut stream: impl Read + Send + 'static) -> Arc<AtomicU64> {
 impl Pair {
     fn round(&self, method: Option<TransferMethod>, size: u64) -> (Duration, Duration, TransferMethod) {
         let src = File::open(&self.source).expect("source");
-        let request = TransferRequest::to(0, size as i64).policy(Policy::All).method(method);
+        let request = TransferRequest::to(0, size as i64)
+            .policy(Policy::All)
+            .method(method);
         match &self.sink {
             Sink::Files { dir } => {
                 let path = dir.join("zcopy-routes-target");
@@ -284,7 +290,17 @@ fn veth_peer(source: &Path) -> Result<(Pair, Mount), String> {
     run("ip", &["addr", "add", "10.215.0.1/24", "dev", &va])?;
     run("ip", &["link", "set", &va, "up"])?;
     for args in [
-        vec!["netns", "exec", &ns, "ip", "addr", "add", "10.215.0.2/24", "dev", &vb],
+        vec![
+            "netns",
+            "exec",
+            &ns,
+            "ip",
+            "addr",
+            "add",
+            "10.215.0.2/24",
+            "dev",
+            &vb,
+        ],
         vec!["netns", "exec", &ns, "ip", "link", "set", &vb, "up"],
         vec!["netns", "exec", &ns, "ip", "link", "set", "lo", "up"],
     ] {
@@ -320,7 +336,15 @@ fn veth_peer(source: &Path) -> Result<(Pair, Mount), String> {
     });
     ready_rx.recv().map_err(|e| e.to_string())??;
     let stream = TcpStream::connect("10.215.0.2:7715").map_err(|e| e.to_string())?;
-    Ok((socket_pair("file → TCP peer over veth (other netns)", source, stream.into(), received), guard))
+    Ok((
+        socket_pair(
+            "file → TCP peer over veth (other netns)",
+            source,
+            stream.into(),
+            received,
+        ),
+        guard,
+    ))
 }
 
 #[derive(Default, Clone)]
@@ -382,10 +406,16 @@ fn main() {
     let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
     let (server, _) = listener.accept().expect("accept");
     let received = drain(server);
-    pairs.push((socket_pair("file → loopback TCP", &source, client.into(), received), None));
+    pairs.push((
+        socket_pair("file → loopback TCP", &source, client.into(), received),
+        None,
+    ));
     let (a_end, b_end) = UnixStream::pair().expect("socketpair");
     let received = drain(b_end);
-    pairs.push((socket_pair("file → AF_UNIX stream", &source, a_end.into(), received), None));
+    pairs.push((
+        socket_pair("file → AF_UNIX stream", &source, a_end.into(), received),
+        None,
+    ));
     match veth_peer(&source) {
         Ok((p, m)) => pairs.push((p, Some(m))),
         Err(e) => skipped.push(("file → TCP peer over veth (other netns)".into(), e)),
