@@ -370,8 +370,12 @@ fn measure(pair: &Pair, size: u64, rounds: usize) -> Vec<Samples> {
     for &m in &pair.methods {
         pair.round(m, size);
     }
-    for _ in 0..rounds {
-        for (i, &m) in pair.methods.iter().enumerate() {
+    let n = pair.methods.len();
+    for r in 0..rounds {
+        // Each round starts with another method, so that none always follows the same one
+        // (a file system may still be freeing the previous round's blocks).
+        for i in (0..n).map(|k| (k + r) % n) {
+            let m = pair.methods[i];
             let (wall, cpu, ran) = pair.round(m, size);
             samples[i].gibps.push(size as f64 / GIB / wall.as_secs_f64());
             samples[i].cpu.push(cpu.as_secs_f64() / (size as f64 / GIB));
@@ -386,7 +390,7 @@ fn main() {
     let base = a.dir.join("zcopy-routes");
     fs::create_dir_all(&base).expect("bench dir");
     println!(
-        "Route matrix: {} MiB page-cached source, {} interleaved rounds per method (after one warm-up), medians; CPU = the sending thread's user+system seconds per GiB.\n",
+        "Route matrix: {} MiB page-cached source, {} interleaved rounds per method (after one warm-up; each round starts with another method), medians; CPU = the sending thread's user+system seconds per GiB.\n",
         a.size >> 20,
         a.rounds
     );

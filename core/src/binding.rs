@@ -269,8 +269,9 @@ mod tests {
             .unwrap()
             .unwrap();
         let (x, y) = (pair.fd(0).as_raw_fd(), pair.fd(1).as_raw_fd());
-        assert_eq!(y, x + 1);
-        assert_eq!(pair.syscalls(), 3);
+        // Right above, unless another test's descriptor took that number in between.
+        assert!(y > x);
+        assert_eq!(pair.syscalls(), if y == x + 1 { 3 } else { 4 });
         assert_eq!(pair.hint_key(Direction::To), Some(f.as_raw_fd()));
         // SAFETY: F_GETFD touches no memory.
         assert_ne!(unsafe { libc::fcntl(x, libc::F_GETFD) } & libc::FD_CLOEXEC, 0);

@@ -61,19 +61,6 @@ fn count_is_clamped_and_positions_past_the_end_move_nothing() {
 }
 
 #[test]
-fn file_to_socket_uses_sendfile() {
-    let data = pattern(3 << 20);
-    let (_s, src) = file_with(&data);
-    let (client, server) = tcp_pair();
-    let reader = drain(server);
-    let t = transfer_all(src.as_fd(), 0, data.len() as u64, client.as_fd()).unwrap();
-    assert_eq!(t.bytes, data.len() as u64);
-    assert_eq!(t.method, TransferMethod::Sendfile);
-    drop(client);
-    assert_eq!(reader.join().unwrap(), data);
-}
-
-#[test]
 fn file_to_unix_socket_and_pipe() {
     let data = pattern(200_000);
     let (_s, src) = file_with(&data);
