@@ -38,6 +38,11 @@ help:
 	@echo "make bench       every benchmark (core, C, Python, Java); make bench-http: HTTP servers vs nginx"
 	@echo "make install     libzcopy (.so, .a), zcopy.h and zcopy.pc under PREFIX=$(PREFIX)"
 
+# Every benchmark prints Markdown; RECORD files it as its own section of BENCHMARKS.md, with the
+# command, the date and the machine: $(call RECORD,section,command,title[,--pre]).
+BENCH_OUT := $(ROOT)/target/bench
+RECORD = $(PYTHON) $(ROOT)/tests/benchmarks_md.py $(1) "$(2)" $(BENCH_OUT)/$(1).md --title "$(3)" $(4)
+
 -include c-api/c-api.mk
 -include python/python.mk
 -include jni-bridge/java.mk
@@ -95,8 +100,15 @@ fuzz: $(if $(HAVE_NIGHTLY),tools-fuzz)
 	$(call run_fuzz,$(FUZZ_TIME))
 
 ROUNDS ?= 5
+# The route matrix moves this much per round (smaller than SIZE: it runs every method on six pairs).
+ROUTES_SIZE ?= 256M
+
 bench-core:
-	$(CARGO) bench -p zcopy --bench transfer -- --size $(SIZE) --rounds $(ROUNDS)
+	@mkdir -p $(BENCH_OUT)
+	$(CARGO) bench -p zcopy --bench transfer -- --size $(SIZE) --rounds $(ROUNDS) | tee $(BENCH_OUT)/bench-core.md
+	$(call RECORD,bench-core,make bench-core SIZE=$(SIZE) ROUNDS=$(ROUNDS),Core: transfers against raw system-call loops)
+	$(CARGO) bench -p zcopy --bench routes -- --size $(ROUTES_SIZE) --rounds $(ROUNDS) | tee $(BENCH_OUT)/bench-routes.md
+	$(call RECORD,bench-routes,make bench-core ROUTES_SIZE=$(ROUTES_SIZE) ROUNDS=$(ROUNDS),Core: the route matrix (is auto the best route?))
 
 ifeq ($(strip $(DEMO_TARGETS)),)
 demo: rust-build bench-core

@@ -247,9 +247,11 @@ soak-c: $(C_OUT)/plain/test_soak
 # per-call part again: thread-local storage is cheaper when linked statically).
 CALLS ?= 200000
 bench-c: $(C_OUT)/bench/zc_bench $(C_OUT)/bench/zc_bench_static
-	$(C_OUT)/bench/zc_bench --size $(SIZE) --calls $(CALLS) --rounds $(ROUNDS)
-	@echo; echo "== the same per-call measurement, linked against libzcopy.a"
-	$(C_OUT)/bench/zc_bench_static --calls-only --calls $(CALLS)
+	@mkdir -p $(BENCH_OUT)
+	{ $(C_OUT)/bench/zc_bench --size $(SIZE) --calls $(CALLS) --rounds $(ROUNDS); \
+	  echo; echo "The same per-call measurement, linked against libzcopy.a:"; \
+	  $(C_OUT)/bench/zc_bench_static --calls-only --calls $(CALLS); } | tee $(BENCH_OUT)/bench-c.md
+	$(call RECORD,bench-c,make bench-c SIZE=$(SIZE) CALLS=$(CALLS) ROUNDS=$(ROUNDS),C: zc_transfer_to against raw system calls)
 
 $(C_OUT)/bench/zc_bench: $(C_DIR)/bench/zc_bench.c $(C_DIR)/include/zcopy.h | c-build
 	@mkdir -p $(@D)

@@ -45,4 +45,6 @@ soak-python: py-build
 		$(VENV)/bin/pytest -q tests/test_soak.py
 
 bench-python: py-build
-	cd /tmp && $(VPY) $(PY_DIR)/bench/bench.py --size $(SIZE)
+	@mkdir -p $(BENCH_OUT)
+	cd /tmp && $(VPY) $(PY_DIR)/bench/bench.py --size $(SIZE) | tee $(BENCH_OUT)/bench-python.md
+	$(call RECORD,bench-python,make bench-python SIZE=$(SIZE),Python: zcopy against the standard library,--pre)
