@@ -6,7 +6,7 @@ PY_DIR := $(ROOT)/python
 PY_WHEELS := $(ROOT)/target/wheels
 # Rebuilt when this file changes, so a new tool pin reaches existing checkouts.
 PY_TOOLS_STAMP := $(VENV)/.zcopy-python-tools
-PY_TOOLS := "maturin>=1.16,<2" "pytest>=8" "hypothesis>=6" "numpy>=1.26"
+PY_TOOLS := "maturin>=1.16,<2" "pytest>=8" "hypothesis>=6" "numpy>=1.26" "aiohttp>=3.14,<4" "uvloop>=0.21"
 # Long soak sizes (issue 6): `make soak-python`. The test suite runs a short version.
 PY_SOAK_CYCLES ?= 1000000
 PY_SOAK_TRANSFERS ?= 100000

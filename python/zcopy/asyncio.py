@@ -99,7 +99,7 @@ async def _send_file(
         if position == offset and not had_header:
             raise _asyncio.SendfileNotAvailableError(f"zcopy transfer failed: {exc}") from exc
         if exc.errno == errno.ENOTCONN and type(exc) is not ConnectionError:
-            raise ConnectionError("socket is not connected", errno.ENOTCONN) from exc
+            raise ConnectionError(errno.ENOTCONN, "socket is not connected") from exc
         raise
     finally:
         if position > offset:
@@ -183,7 +183,8 @@ class EventLoop(_asyncio.SelectorEventLoop):
 
     Everything asyncio documents for the two methods holds; on top of it, bytes the transport
     still holds when ``sendfile`` starts leave in one system call with the start of the body
-    (``MSG_MORE``) instead of being flushed on their own first.
+    (``MSG_MORE``) instead of being flushed on their own first, and the fallback for TLS
+    transports and other files sends the right bytes on 3.12+ (see ``_write_blocks``).
     """
 
     def __init__(self, selector: Any = None) -> None:
@@ -226,6 +227,11 @@ class EventLoop(_asyncio.SelectorEventLoop):
             writable.close()
             transp._reset_empty_waiter()
             self._transports[fd] = transp
+
+    async def _sendfile_fallback(
+        self, transp: Any, file: IO[bytes], offset: int, count: int | None
+    ) -> int:
+        return await _write_blocks(self, transp, file, offset, count)
 
 
 async def _drain(transport: _asyncio.WriteTransport, writable: _Writability, limit: int) -> None:
@@ -273,14 +279,20 @@ async def _sendfile_zero_copy(
             _cork(sock, False)
 
 
-async def _sendfile_fallback(
-    loop: _asyncio.AbstractEventLoop, transport: Any, sock: Any, file: IO[bytes], offset: int,
+async def _write_blocks(
+    loop: _asyncio.AbstractEventLoop, transport: Any, file: IO[bytes], offset: int,
     count: int | None,
 ) -> int:
     """asyncio's fallback (``BaseEventLoop._sendfile_fallback``) for a transport of any loop:
-    blocks read in the default executor and written to the transport, waiting while it holds
-    more than its high-water mark; the file's position is left after the bytes sent."""
-    writable = _Writability(loop, sock.fileno(), transport, duplicate=True)
+    16 KiB blocks read in the default executor and written to the transport, waiting while it
+    holds more than its high-water mark; the file's position is left after the bytes sent.
+
+    Each block is a new ``bytes``: CPython 3.12+'s own fallback reads every block into one
+    buffer, of which its transports keep views when the socket is full, so the peer gets
+    later blocks' bytes in place of earlier ones.
+    """
+    writable = _Writability(loop, transport.get_extra_info("socket").fileno(), transport,
+                            duplicate=True)  # fmt: skip
     writable.start()
     if offset:
         file.seek(offset)
@@ -342,11 +354,13 @@ async def sendfile(
             if not fallback:
                 raise
     elif not fallback:
-        raise RuntimeError(
+        # asyncio raises RuntimeError here; SendfileNotAvailableError is one, and the one
+        # newer asyncio raises (python/cpython#152099).
+        raise _asyncio.SendfileNotAvailableError(
             f"fallback is disabled and native sendfile is not supported for transport "
             f"{transport!r}"
         )
-    return await _sendfile_fallback(loop, transport, sock, file, offset, count)
+    return await _write_blocks(loop, transport, file, offset, count)
 
 
 @functools.cache
