@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import io
-import os
 import socket
 import ssl
 import subprocess
@@ -24,7 +23,7 @@ from typing import IO, Any
 
 import pytest
 
-from conftest import pattern
+from conftest import forget_last_transfer, pattern, uvloop_or_skip
 
 import zcopy
 import zcopy.asyncio
@@ -36,18 +35,7 @@ BUF_SIZE = 4096
 NONE = zcopy.Transfer(0, "none", False, 0)
 
 
-def forget_last_transfer() -> None:
-    """Makes ``zcopy.last_transfer()`` read ``NONE`` until zcopy moves something."""
-    with open(__file__, "rb") as src, open(os.devnull, "wb") as sink:
-        zcopy.transfer_to(src, 0, 0, sink)
-    assert zcopy.last_transfer() == NONE
-
-
 # --- the flavours ---------------------------------------------------------------------------
-
-
-def uvloop_or_skip() -> None:
-    pytest.importorskip("uvloop", reason="uvloop is not installed (pip install uvloop)")
 
 
 @dataclass
@@ -601,8 +589,9 @@ def test_first_transfer_failing_falls_back(
 
 
 @pytest.mark.parametrize(
-    "error, raised", [(OSError(errno.EIO, "EIO"), OSError), (OSError(errno.ENOTCONN, "x"), ConnectionError)]
-)  # fmt: skip
+    "error, raised",
+    [(OSError(errno.EIO, "EIO"), OSError), (OSError(errno.ENOTCONN, "x"), ConnectionError)],
+)
 def test_a_later_transfer_failing_raises(
     flavour: Flavour, loop: Any, connect: Any, file: IO[bytes], monkeypatch: Any,
     error: OSError, raised: type,
@@ -699,7 +688,9 @@ def test_sock_sendfile_mix_with_regular_send(
     assert (ret, file.tell()) == (len(DATA), len(DATA))
 
 
-@pytest.mark.parametrize("make_source", [lambda: io.BytesIO(DATA), object], ids=["BytesIO", "object"])
+@pytest.mark.parametrize(
+    "make_source", [lambda: io.BytesIO(DATA), object], ids=["BytesIO", "object"]
+)
 def test_sock_sendfile_not_a_regular_file(
     sock_loop: Any, sock_connect: Any, make_source: Callable[[], Any]
 ) -> None:

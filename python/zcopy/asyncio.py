@@ -32,7 +32,9 @@ from typing import IO, Any, TypeVar
 from ._native import last_transfer, transfer_to, transfer_with_header
 from ._selector import EpollSelector
 
-__all__ = ["EventLoop", "EventLoopPolicy", "UvloopEventLoop", "new_event_loop", "run", "sendfile"]
+# Also ``UvloopEventLoop`` and ``EventLoopPolicy``, made when first used (``__getattr__``
+# below), so that neither ``import *`` nor importing this module needs uvloop.
+__all__ = ["EventLoop", "new_event_loop", "run", "sendfile"]
 
 _T = TypeVar("_T")
 
@@ -346,7 +348,8 @@ async def sendfile(
     sock = transport.get_extra_info("socket")
     if sock is None or sock.type != socket.SOCK_STREAM:
         raise RuntimeError(f"sendfile is not supported for transport {transport!r}")
-    _asyncio.BaseEventLoop._check_sendfile_params(loop, sock, file, offset, count)  # type: ignore[arg-type]
+    check = _asyncio.BaseEventLoop._check_sendfile_params
+    check(loop, sock, file, offset, count)  # type: ignore[arg-type]
     if transport.get_extra_info("ssl_object") is None:
         try:
             return await _sendfile_zero_copy(loop, transport, sock, file, offset, count)
@@ -412,7 +415,8 @@ def _uvloop_event_loop_class() -> type[_asyncio.AbstractEventLoop]:
             except _asyncio.SendfileNotAvailableError:
                 if not fallback:
                     raise
-            return await base._sock_sendfile_fallback(self, sock, file, offset, count)  # type: ignore[arg-type]
+            fallback_ = base._sock_sendfile_fallback
+            return await fallback_(self, sock, file, offset, count)  # type: ignore[arg-type]
 
     UvloopEventLoop.__module__ = __name__
     UvloopEventLoop.__qualname__ = "UvloopEventLoop"
