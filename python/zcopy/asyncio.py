@@ -60,15 +60,16 @@ async def _send_file(
     size: int,
     offset: int,
     count: int | None,
-    sock_fd: int,
+    sock: Any,
     wait_writable: Callable[[], Awaitable[None]],
     header: bytes = b"",
 ) -> int:
     """The zero-copy send loop, shared by every entry point of this module.
 
     Sends ``count`` bytes (``None``: to the end) of the regular file ``fileno`` of ``size``
-    bytes from ``offset`` on the non-blocking socket ``sock_fd`` with zcopy transfers,
-    ``header`` first in the same system call with ``MSG_MORE``, and awaits
+    bytes from ``offset`` on the non-blocking socket ``sock`` (a ``socket.socket`` tells zcopy
+    it cannot block without a system call; a descriptor or another object works too) with
+    zcopy transfers, ``header`` first in the same system call with ``MSG_MORE``, and awaits
     ``wait_writable()`` whenever the socket is full. Returns the bytes of the file sent.
 
     As asyncio's ``_sock_sendfile_native``: the file's position is left after the bytes sent
@@ -83,12 +84,10 @@ async def _send_file(
     try:
         while header or position < end:
             if header:
-                header_sent, n = transfer_with_header(
-                    fileno, position, end - position, sock_fd, header
-                )
+                header_sent, n = transfer_with_header(fileno, position, end - position, sock, header)
                 header = header[header_sent:]
             else:
-                n = transfer_to(fileno, position, end - position, sock_fd)
+                n = transfer_to(fileno, position, end - position, sock)
             position += n
             # last_transfer()[2]: would_block, the socket is full (the header's part reports
             # nothing there, hence `header`).
@@ -196,8 +195,8 @@ class EventLoop(_asyncio.SelectorEventLoop):
         self, sock: socket.socket, file: IO[bytes], offset: int, count: int | None
     ) -> int:
         fileno, size = _regular_file(file)
-        fd = sock.fileno()
-        return await _send_file(fileno, size, offset, count, fd, _Writability(self, fd).wait)
+        wait = _Writability(self, sock.fileno()).wait
+        return await _send_file(fileno, size, offset, count, sock, wait)
 
     async def _sendfile_native(
         self, transp: Any, file: IO[bytes], offset: int, count: int | None
@@ -219,7 +218,7 @@ class EventLoop(_asyncio.SelectorEventLoop):
                 writable.start()
                 await waiter
             try:
-                return await _send_file(fileno, size, offset, count, fd, writable.wait, header)
+                return await _send_file(fileno, size, offset, count, sock, writable.wait, header)
             except OSError as exc:
                 if header:
                     # The held bytes may be lost: fail as the transport's own flush would.
@@ -272,7 +271,7 @@ async def _sendfile_zero_copy(
         protocol = transport.get_protocol()
         protocol.pause_writing()
         try:
-            return await _send_file(fileno, size, offset, count, sock_fd, writable.wait)
+            return await _send_file(fileno, size, offset, count, sock, writable.wait)
         finally:
             protocol.resume_writing()
     finally:
@@ -409,9 +408,8 @@ def _uvloop_event_loop_class() -> type[_asyncio.AbstractEventLoop]:
             base._check_sendfile_params(self, sock, file, offset, count)  # type: ignore[arg-type]
             try:
                 fileno, size = _regular_file(file)
-                fd = sock.fileno()
-                wait = _Writability(self, fd).wait
-                return await _send_file(fileno, size, offset, count, fd, wait)
+                wait = _Writability(self, sock.fileno()).wait
+                return await _send_file(fileno, size, offset, count, sock, wait)
             except _asyncio.SendfileNotAvailableError:
                 if not fallback:
                     raise
