@@ -14,9 +14,9 @@ PY_SOAK_TRANSFERS ?= 100000
 BUILD_TARGETS += py-build
 TEST_TARGETS += test-python
 SOAK_TARGETS += soak-python
-BENCH_TARGETS += bench-python
+BENCH_TARGETS += bench-python bench-asyncio
 
-.PHONY: py-venv py-build test-python soak-python bench-python
+.PHONY: py-venv py-build test-python soak-python bench-python bench-asyncio
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,14 @@ soak-python: py-build
 
 bench-python: py-build
 	cd /tmp && $(VPY) -m zcopy.bench --size $(SIZE)
+
+# asyncio and aiohttp (issue 15): aiohttp's add_static on asyncio's default loop, uvloop,
+# zcopy.asyncio.EventLoop and uvloop + zcopy, driven by wrk (bench-deps installs it). The
+# tables go to target/bench/bench-asyncio.md and into their section of BENCHMARKS.md.
+BENCH_ASYNCIO_ARGS ?=
+bench-asyncio: bench-deps py-build
+	mkdir -p $(ROOT)/target/bench
+	$(VPY) $(PY_DIR)/bench/bench_asyncio.py $(BENCH_ASYNCIO_ARGS) | tee $(ROOT)/target/bench/bench-asyncio.md
+	$(PYTHON) $(ROOT)/tests/benchmarks_md.py bench-asyncio \
+		"make bench-asyncio$(if $(strip $(BENCH_ASYNCIO_ARGS)), BENCH_ASYNCIO_ARGS=\"$(BENCH_ASYNCIO_ARGS)\")" \
+		$(ROOT)/target/bench/bench-asyncio.md --title "asyncio and aiohttp"

@@ -25,11 +25,10 @@ import functools
 import io
 import os
 import socket
-import stat
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import IO, Any, TypeVar
 
-from ._native import last_transfer, transfer_to, transfer_with_header
+from ._native import MAX_TRANSFER, last_transfer, transfer_to, transfer_with_header
 from ._selector import EpollSelector
 
 # Also ``UvloopEventLoop`` and ``EventLoopPolicy``, made when first used (``__getattr__``
@@ -42,22 +41,18 @@ _T = TypeVar("_T")
 _FALLBACK_BLOCK = 16384
 
 
-def _regular_file(file: Any) -> tuple[int, int]:
-    """The descriptor and size of ``file``; ``SendfileNotAvailableError`` (asyncio's cue to
-    fall back) for anything that is not a regular file."""
+def _file_descriptor(file: Any) -> int:
+    """The descriptor of ``file``; ``SendfileNotAvailableError`` (asyncio's cue to fall back)
+    for objects without one (``io.BytesIO``). Descriptors zcopy cannot send from (pipes,
+    sockets, directories) fail the first transfer, which falls back too."""
     try:
-        fileno = file.fileno()
-        st = os.fstat(fileno)
-    except (AttributeError, io.UnsupportedOperation, OSError):
+        return file.fileno()  # type: ignore[no-any-return]
+    except (AttributeError, io.UnsupportedOperation):
         raise _asyncio.SendfileNotAvailableError("not a regular file") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise _asyncio.SendfileNotAvailableError("not a regular file")
-    return fileno, st.st_size
 
 
 async def _send_file(
     fileno: int,
-    size: int,
     offset: int,
     count: int | None,
     sock: Any,
@@ -66,36 +61,39 @@ async def _send_file(
 ) -> int:
     """The zero-copy send loop, shared by every entry point of this module.
 
-    Sends ``count`` bytes (``None``: to the end) of the regular file ``fileno`` of ``size``
-    bytes from ``offset`` on the non-blocking socket ``sock`` (a ``socket.socket`` tells zcopy
-    it cannot block without a system call; a descriptor or another object works too) with
-    zcopy transfers, ``header`` first in the same system call with ``MSG_MORE``, and awaits
-    ``wait_writable()`` whenever the socket is full. Returns the bytes of the file sent.
+    Sends ``count`` bytes (``None``: to the end) of the file ``fileno`` from ``offset`` on the
+    non-blocking socket ``sock`` (a ``socket.socket`` tells zcopy that it cannot block without
+    a system call; a descriptor or another object works too) with zcopy transfers, ``header``
+    first in the same system call with ``MSG_MORE``, and awaits ``wait_writable()`` whenever
+    the socket is full. Returns the bytes of the file sent.
 
     As asyncio's ``_sock_sendfile_native``: the file's position is left after the bytes sent
     (untouched when none went), also on errors and cancellation; a failure before any byte
     went is ``SendfileNotAvailableError``, the cue to fall back; ``ENOTCONN`` after some went
-    is ``ConnectionError``. The file's size when the call starts bounds the transfer; a file
-    that shrinks meanwhile ends it early.
+    is ``ConnectionError``.
+
+    Each transfer stops at the end of the file as it is then, which ends the loop without an
+    extra call to find it (so ``zcopy.last_transfer()`` keeps the last call that moved bytes).
+    Nothing here releases the GIL for a small file but the final ``lseek``: the loop's thread
+    does not wait for the executor's threads to hand the GIL back.
     """
-    end = offset if offset >= size else size if count is None else min(size, offset + count)
     position = offset
     had_header = bool(header)
     try:
-        while header or position < end:
+        while True:
+            want = None if count is None else count - (position - offset)
             if header:
-                header_sent, n = transfer_with_header(fileno, position, end - position, sock, header)
+                header_sent, n = transfer_with_header(fileno, position, want, sock, header)
                 header = header[header_sent:]
             else:
-                n = transfer_to(fileno, position, end - position, sock)
+                n = transfer_to(fileno, position, want, sock)
             position += n
             # last_transfer()[2]: would_block, the socket is full (the header's part reports
             # nothing there, hence `header`).
-            if header or (position < end and last_transfer()[2]):
+            if header or (n != want and last_transfer()[2]):
                 await wait_writable()
-            elif n == 0 and position < end:
-                break  # the file shrank
-        return position - offset
+            elif n == want or n < MAX_TRANSFER:
+                return position - offset  # count reached, or the end of the file
     except OSError as exc:
         if position == offset and not had_header:
             raise _asyncio.SendfileNotAvailableError(f"zcopy transfer failed: {exc}") from exc
@@ -194,9 +192,9 @@ class EventLoop(_asyncio.SelectorEventLoop):
     async def _sock_sendfile_native(
         self, sock: socket.socket, file: IO[bytes], offset: int, count: int | None
     ) -> int:
-        fileno, size = _regular_file(file)
+        fileno = _file_descriptor(file)
         wait = _Writability(self, sock.fileno()).wait
-        return await _send_file(fileno, size, offset, count, sock, wait)
+        return await _send_file(fileno, offset, count, sock, wait)
 
     async def _sendfile_native(
         self, transp: Any, file: IO[bytes], offset: int, count: int | None
@@ -206,7 +204,7 @@ class EventLoop(_asyncio.SelectorEventLoop):
         # with the body.
         sock, fd = transp._sock, transp._sock_fd
         self._check_sendfile_params(sock, file, offset, count)
-        fileno, size = _regular_file(file)
+        fileno = _file_descriptor(file)
         header = _take_write_buffer(transp)
         writable = _Writability(self, fd, transp)
         del self._transports[fd]  # lets add_writer watch the transport's socket
@@ -218,7 +216,7 @@ class EventLoop(_asyncio.SelectorEventLoop):
                 writable.start()
                 await waiter
             try:
-                return await _send_file(fileno, size, offset, count, sock, writable.wait, header)
+                return await _send_file(fileno, offset, count, sock, writable.wait, header)
             except OSError as exc:
                 if header:
                     # The held bytes may be lost: fail as the transport's own flush would.
@@ -256,7 +254,7 @@ async def _sendfile_zero_copy(
 ) -> int:
     """``sendfile`` on a transport of any loop: drain it, pause its protocol's writing, send
     through its socket, resume."""
-    fileno, size = _regular_file(file)
+    fileno = _file_descriptor(file)
     sock_fd = sock.fileno()
     writable = _Writability(loop, sock_fd, transport, duplicate=True)
     # Bytes the transport holds leave ahead of the body; a TCP cork joins them to it.
@@ -271,7 +269,7 @@ async def _sendfile_zero_copy(
         protocol = transport.get_protocol()
         protocol.pause_writing()
         try:
-            return await _send_file(fileno, size, offset, count, sock, writable.wait)
+            return await _send_file(fileno, offset, count, sock, writable.wait)
         finally:
             protocol.resume_writing()
     finally:
@@ -407,9 +405,9 @@ def _uvloop_event_loop_class() -> type[_asyncio.AbstractEventLoop]:
             _asyncio.base_events._check_ssl_socket(sock)  # type: ignore[attr-defined]
             base._check_sendfile_params(self, sock, file, offset, count)  # type: ignore[arg-type]
             try:
-                fileno, size = _regular_file(file)
+                fileno = _file_descriptor(file)
                 wait = _Writability(self, sock.fileno()).wait
-                return await _send_file(fileno, size, offset, count, sock, wait)
+                return await _send_file(fileno, offset, count, sock, wait)
             except _asyncio.SendfileNotAvailableError:
                 if not fallback:
                     raise
