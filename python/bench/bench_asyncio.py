@@ -2,9 +2,10 @@
 event loops (asyncio's default, uvloop, ``zcopy.asyncio.EventLoop`` and uvloop + zcopy),
 each driven by wrk with the same settings on 127.0.0.1, in one run.
 
-Prints Markdown: requests/s, p99 latency and server CPU per request for each loop and size,
-and the ratios that issue 15 sets targets for. Each server is one process (aiohttp's usual
-shape); its CPU is read from /proc (every thread, aiohttp's executor threads included).
+Prints Markdown: requests/s, p99 latency and server CPU per request for each loop and size
+(medians of the rounds), and the ratios that issue 15 sets targets for. Each server is one
+process (aiohttp's usual shape); its CPU is read from /proc (every thread, aiohttp's executor
+threads included).
 
     python python/bench/bench_asyncio.py [--duration 8] [--connections 64] [--threads 2] [--rounds 3]
     python python/bench/bench_asyncio.py --serve LOOP --root DIR    # one server (run by the above)
@@ -17,6 +18,7 @@ import asyncio
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,7 +154,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=8)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3, help="best of N rounds, loops interleaved")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
     ap.add_argument("--serve", choices=list(LOOPS), help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -160,13 +162,16 @@ def main() -> int:
         serve(args.serve, args.root)
         return 0
 
-    best: dict[str, dict[str, dict[str, float]]] = {name: {} for name in LOOPS}
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {
+        name: {f: [] for f in FILES} for name in LOOPS
+    }
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="zcopy-bench-asyncio-") as tmp:
         root = Path(tmp)
         for f, size in FILES.items():
             (root / f).write_bytes(os.urandom(size))
-        # All four servers run at once (idle ones cost nothing) so that the runs of one
-        # size follow each other closely: the machine's load drifts less between them.
+        # All four servers run at once (an idle one costs nothing), so that the runs compared
+        # follow each other closely: the machine's load drifts less between them.
         servers = {name: Server(name, root) for name in LOOPS}
         try:
             for name, server in servers.items():
@@ -174,46 +179,59 @@ def main() -> int:
                     wrk(f"{server.url}/{f}", args, 1, server.proc.pid)  # warm-up
             for r in range(args.rounds):
                 for f in FILES:
-                    order = list(LOOPS) if r % 2 == 0 else list(reversed(LOOPS))
-                    for name in order:
+                    for name in list(LOOPS) if r % 2 == 0 else list(reversed(LOOPS)):
                         print(f"round {r + 1}: {name} {f}", file=sys.stderr, flush=True)
-                        res = wrk(f"{servers[name].url}/{f}", args, args.duration,
-                                  servers[name].proc.pid)  # fmt: skip
-                        if f not in best[name] or res["rps"] > best[name][f]["rps"]:
-                            best[name][f] = res
+                        server = servers[name]
+                        runs[name][f].append(
+                            wrk(f"{server.url}/{f}", args, args.duration, server.proc.pid)
+                        )
         finally:
             for server in servers.values():
                 server.stop()
 
+    def median(name: str, f: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[name][f])
+
+    rounds = f"median of {args.rounds} rounds" if args.rounds > 1 else "one round"
     print(
         f"aiohttp `add_static`, one server process per loop, `wrk -t{args.threads} "
-        f"-c{args.connections} -d{args.duration:g}s --latency` on 127.0.0.1"
-        f"{f', best of {args.rounds} rounds' if args.rounds > 1 else ''}; wrk and the server "
-        f"share {os.cpu_count()} cores. {versions()}.\n"
+        f"-c{args.connections} -d{args.duration:g}s --latency` on 127.0.0.1, {rounds} (the "
+        f"loops take turns within a round); wrk and the servers share {os.cpu_count()} cores "
+        f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after). "
+        f"{versions()}.\n"
     )
     print("| loop | file | requests/s | p99 | server CPU µs/request | sent by |")
     print("|---|---|---|---|---|---|")
     for name in LOOPS:
         for f in FILES:
-            res = best[name][f]
             sent_by = (
                 f"zcopy ({servers[name].last_method})" if "zcopy" in name else
                 "os.sendfile" if name == "asyncio" else "read + write"
             )  # fmt: skip
-            errors = f" ({int(res['errors'])} non-2xx)" if res["errors"] else ""
+            errors = sum(run["errors"] for run in runs[name][f])
             print(
-                f"| {name} | {LABELS[f]} | {res['rps']:,.0f}{errors} | {res['p99'] * 1e3:.1f} ms "
-                f"| {res['cpu_us']:.0f} | {sent_by} |"
+                f"| {name} | {LABELS[f]} | {median(name, f, 'rps'):,.0f}"
+                f"{f' ({errors:.0f} non-2xx)' if errors else ''} "
+                f"| {median(name, f, 'p99') * 1e3:.1f} ms | {median(name, f, 'cpu_us'):.0f} "
+                f"| {sent_by} |"
             )
     print("\nLoops: " + "; ".join(f"**{k}**: {v}" for k, v in LOOPS.items()) + ".\n")
-    print("| ratio of requests/s | " + " | ".join(LABELS[f] for f in FILES) + " |")
+    print(
+        "Ratios of requests/s: the median of the rounds' ratios (each from runs one after "
+        "the other), with the lowest and highest.\n"
+    )
+    print("| ratio | " + " | ".join(LABELS[f] for f in FILES) + " |")
     print("|---|" + "---|" * len(FILES))
     for ours, base, targets in TARGETS:
         cells = []
         for f in FILES:
-            ratio = best[ours][f]["rps"] / best[base][f]["rps"]
+            ratios = [o["rps"] / b["rps"] for o, b in zip(runs[ours][f], runs[base][f])]
+            ratio = statistics.median(ratios)
             verdict = "met" if ratio >= targets[f] else "missed"
-            cells.append(f"**{ratio:.2f}×** (target ≥ {targets[f]:g}×: {verdict})")
+            cells.append(
+                f"**{ratio:.2f}×** ({min(ratios):.2f}–{max(ratios):.2f}; target ≥ "
+                f"{targets[f]:g}×: {verdict})"
+            )
         print(f"| {ours} / {base} | " + " | ".join(cells) + " |")
     return 0
 

@@ -114,10 +114,11 @@ class _Writability:
     """Awaits room in a socket's send buffer with ``loop.add_writer``.
 
     With a ``transport``, its reading is paused before the first wait (as asyncio's sendfile
-    does: its protocol sees no data while the file goes) and resumed by ``close()``. Loops
-    refuse ``add_writer`` on a descriptor their transports own unless told otherwise
-    (``EventLoop`` is); ``duplicate=True`` watches a duplicate of it, made at the first wait
-    and closed by ``close()``: epoll tells them apart, and both reach the same socket.
+    does: its protocol sees no data while the file goes; a transfer that never waits needs no
+    pause) and resumed by ``close()``. Loops refuse ``add_writer`` on a descriptor one of their
+    transports owns: ``EventLoop`` takes the transport out of its table meanwhile, as asyncio
+    does; on other loops ``duplicate=True`` watches a duplicate, made at the first wait and
+    closed by ``close()`` (epoll tells the two apart; both reach the same socket).
     """
 
     def __init__(
