@@ -7,7 +7,7 @@ Prints Markdown: requests/s, p99 latency and server CPU per request for each loo
 process (aiohttp's usual shape); its CPU is read from /proc (every thread, aiohttp's executor
 threads included).
 
-    python python/bench/bench_asyncio.py [--duration 8] [--connections 64] [--threads 2] [--rounds 3]
+    python python/bench/bench_asyncio.py [--duration 8] [--connections 64] [--threads 2] [--rounds 5]
     python python/bench/bench_asyncio.py --serve LOOP --root DIR    # one server (run by the above)
 """
 
@@ -26,11 +26,11 @@ from pathlib import Path
 
 FILES = {"4k.bin": 4096, "1m.bin": 1 << 20}
 LABELS = {"4k.bin": "4 KiB", "1m.bin": "1 MiB"}
-# name: what sends the files there
+# name: what sends the files there. In pairs (baseline, zcopy), as TARGETS compares them.
 LOOPS = {
     "asyncio": "asyncio's default loop: CPython's loop.sendfile (os.sendfile)",
-    "uvloop": "uvloop: no loop.sendfile, so aiohttp reads the file in its executor and writes",
     "zcopy": "zcopy.asyncio.EventLoop: loop.sendfile through zcopy",
+    "uvloop": "uvloop: no loop.sendfile, so aiohttp reads the file in its executor and writes",
     "uvloop+zcopy": "zcopy.asyncio.new_event_loop(base=\"uvloop\"): loop.sendfile through zcopy",
 }
 # (ours, baseline, {file: target ratio of requests/s})
@@ -154,7 +154,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=8)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3, help="rounds (medians are reported)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (medians are reported)")
     ap.add_argument("--serve", choices=list(LOOPS), help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -179,12 +179,17 @@ def main() -> int:
                     wrk(f"{server.url}/{f}", args, 1, server.proc.pid)  # warm-up
             for r in range(args.rounds):
                 for f in FILES:
+                    # Each pair compared runs back to back, baseline first in one round and
+                    # zcopy first in the next, so that a drifting load favours neither.
                     for name in list(LOOPS) if r % 2 == 0 else list(reversed(LOOPS)):
-                        print(f"round {r + 1}: {name} {f}", file=sys.stderr, flush=True)
                         server = servers[name]
-                        runs[name][f].append(
-                            wrk(f"{server.url}/{f}", args, args.duration, server.proc.pid)
-                        )
+                        res = wrk(f"{server.url}/{f}", args, args.duration, server.proc.pid)
+                        runs[name][f].append(res)
+                        print(
+                            f"round {r + 1}: {name} {LABELS[f]}: {res['rps']:,.0f} requests/s, "
+                            f"{res['cpu_us']:.0f} µs CPU/request",
+                            file=sys.stderr, flush=True,
+                        )  # fmt: skip
         finally:
             for server in servers.values():
                 server.stop()
@@ -196,8 +201,8 @@ def main() -> int:
     print(
         f"aiohttp `add_static`, one server process per loop, `wrk -t{args.threads} "
         f"-c{args.connections} -d{args.duration:g}s --latency` on 127.0.0.1, {rounds} (the "
-        f"loops take turns within a round); wrk and the servers share {os.cpu_count()} cores "
-        f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after). "
+        f"pairs compared run back to back, in turns); wrk and the servers share "
+        f"{os.cpu_count()} cores (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after). "
         f"{versions()}.\n"
     )
     print("| loop | file | requests/s | p99 | server CPU µs/request | sent by |")
