@@ -7,7 +7,8 @@ Prints Markdown: requests/s, p99 latency and server CPU per request for each loo
 process (aiohttp's usual shape); its CPU is read from /proc (every thread, aiohttp's executor
 threads included).
 
-    python python/bench/bench_asyncio.py [--duration 8] [--connections 64] [--threads 2] [--rounds 5]
+    python python/bench/bench_asyncio.py [--duration 8] [--connections 64] [--threads 2]
+                                         [--rounds 5]
     python python/bench/bench_asyncio.py --serve LOOP --root DIR    # one server (run by the above)
 """
 
@@ -202,8 +203,8 @@ def main() -> int:
         f"aiohttp `add_static`, one server process per loop, `wrk -t{args.threads} "
         f"-c{args.connections} -d{args.duration:g}s --latency` on 127.0.0.1, {rounds} (the "
         f"pairs compared run back to back, in turns); wrk and the servers share "
-        f"{os.cpu_count()} cores (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after). "
-        f"{versions()}.\n"
+        f"{os.cpu_count()} cores (load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after). {versions()}.\n"
     )
     print("| loop | file | requests/s | p99 | server CPU µs/request | sent by |")
     print("|---|---|---|---|---|---|")
