@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import pytest
 
-from conftest import forget_last_transfer, pattern, uvloop_or_skip
+from conftest import forget_last_transfer, pattern, run_child, uvloop_or_skip
 
 import zcopy
 import zcopy.asyncio
@@ -813,10 +813,19 @@ def test_policy() -> None:
         asyncio.set_event_loop_policy(old)
 
 
-def test_zcopy_asyncio_is_reachable_from_zcopy_and_keeps_the_stdlib_apart() -> None:
-    assert zcopy.asyncio.__name__ == "zcopy.asyncio"
-    assert zcopy.asyncio._asyncio is asyncio
-    assert asyncio.__name__ == "asyncio"
+def test_zcopy_asyncio_is_imported_when_first_used_and_keeps_the_stdlib_apart() -> None:
+    result = run_child(
+        """
+        import sys, zcopy
+        assert "asyncio" not in sys.modules and "zcopy.asyncio" not in sys.modules
+        loop = zcopy.asyncio.new_event_loop()   # imported here, by zcopy.__getattr__
+        loop.close()
+        import asyncio
+        assert zcopy.asyncio._asyncio is asyncio and asyncio.__name__ == "asyncio"
+        assert "uvloop" not in sys.modules      # the uvloop flavour is made when asked for
+        """
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_sendfile_function_on_eventloop_is_loop_sendfile(
