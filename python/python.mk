@@ -6,7 +6,7 @@ PY_DIR := $(ROOT)/python
 PY_WHEELS := $(ROOT)/target/wheels
 # Rebuilt when this file changes, so a new tool pin reaches existing checkouts.
 PY_TOOLS_STAMP := $(VENV)/.zcopy-python-tools
-PY_TOOLS := "maturin>=1.16,<2" "pytest>=8" "hypothesis>=6" "numpy>=1.26"
+PY_TOOLS := "maturin>=1.16,<2" "pytest>=8" "hypothesis>=6" "numpy>=1.26" "aiohttp>=3.14,<4" "uvloop>=0.21"
 # Long soak sizes (issue 6): `make soak-python`. The test suite runs a short version.
 PY_SOAK_CYCLES ?= 1000000
 PY_SOAK_TRANSFERS ?= 100000
@@ -14,9 +14,9 @@ PY_SOAK_TRANSFERS ?= 100000
 BUILD_TARGETS += py-build
 TEST_TARGETS += test-python
 SOAK_TARGETS += soak-python
-BENCH_TARGETS += bench-python
+BENCH_TARGETS += bench-python bench-asyncio
 
-.PHONY: py-venv py-build test-python soak-python bench-python
+.PHONY: py-venv py-build test-python soak-python bench-python bench-asyncio
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,11 @@ bench-python: py-build
 	@mkdir -p $(BENCH_OUT)
 	cd /tmp && $(VPY) $(PY_DIR)/bench/bench.py --size $(SIZE) | tee $(BENCH_OUT)/bench-python.md
 	$(call RECORD,bench-python,make bench-python SIZE=$(SIZE),Python: zcopy against the standard library,--pre)
+
+# asyncio and aiohttp: aiohttp's add_static on asyncio's default loop, uvloop,
+# zcopy.asyncio.EventLoop and uvloop + zcopy, driven by wrk (bench-deps installs it).
+BENCH_ASYNCIO_ARGS ?=
+bench-asyncio: bench-deps py-build
+	@mkdir -p $(BENCH_OUT)
+	$(VPY) $(PY_DIR)/bench/bench_asyncio.py $(BENCH_ASYNCIO_ARGS) | tee $(BENCH_OUT)/bench-asyncio.md
+	$(call RECORD,bench-asyncio,make bench-asyncio$(if $(strip $(BENCH_ASYNCIO_ARGS)), BENCH_ASYNCIO_ARGS='$(BENCH_ASYNCIO_ARGS)'),asyncio and aiohttp)

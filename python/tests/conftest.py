@@ -100,6 +100,18 @@ def run_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     )
 
 
+def forget_last_transfer() -> None:
+    """Makes ``zcopy.last_transfer()`` in this thread read ``Transfer(0, "none", False, 0)``
+    until zcopy moves something (a transfer of nothing)."""
+    with open(__file__, "rb") as src, open(os.devnull, "wb") as sink:
+        zcopy.transfer_to(src, 0, 0, sink)
+    assert zcopy.last_transfer() == zcopy.Transfer(0, "none", False, 0)
+
+
+def uvloop_or_skip() -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed (pip install uvloop)")
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -122,11 +134,13 @@ def maps_mention(path: os.PathLike[str] | str) -> bool:
 __all__ = [
     "Drain",
     "VECTORS",
+    "forget_last_transfer",
     "maps_mention",
     "mappings",
     "open_fds",
     "pattern",
     "rss_bytes",
     "run_child",
+    "uvloop_or_skip",
     "zcopy",
 ]

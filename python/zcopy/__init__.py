@@ -11,6 +11,8 @@
   the single system calls.
 - ``zcopy.EpollSelector`` is a ``selectors.BaseSelector`` with a select() in Rust, edge-triggered
   and one-shot registrations and ``wakeup()``; asyncio runs on it.
+- ``zcopy.asyncio`` gives asyncio's ``loop.sendfile`` zero copy, on the standard loop and on
+  uvloop (``asyncio.run(main(), loop_factory=zcopy.asyncio.new_event_loop)``).
 
 Linux only. Importing zcopy installs a SIGBUS handler that only acts on faults inside zcopy
 regions and passes every other SIGBUS on to the handler that was there before.
@@ -86,6 +88,16 @@ def last_transfer() -> Transfer:
     (and of the body part of ``transfer_with_header``): ``Transfer(bytes, method, would_block,
     syscalls)``. A failed transfer leaves the previous outcome in place."""
     return Transfer(*_native.last_transfer())
+
+
+def __getattr__(name: str) -> object:
+    # ``zcopy.asyncio`` is imported when first used, so that ``import zcopy`` stays free of
+    # asyncio's import time.
+    if name == "asyncio":
+        import importlib
+
+        return importlib.import_module(".asyncio", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The names ``last_method()`` returns and ``method=`` accepts (besides ``"none"``), in the order
