@@ -66,7 +66,10 @@ fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
     if obj.is_instance_of::<PyInt>() {
         // A bare number: only the kernel knows.
     } else if let Ok(socket) = SOCKET.import(py, "_socket", "socket") {
-        if obj.is_instance(socket).unwrap_or(false) {
+        // A socket, or an object that answers like one (uvloop's transports hand out such
+        // socket-like objects, whose gettimeout() is 0: non-blocking).
+        if obj.is_instance(socket).unwrap_or(false) || obj.hasattr(intern!(py, "gettimeout")).unwrap_or(false)
+        {
             return obj
                 .call_method0(intern!(py, "gettimeout"))
                 .is_ok_and(|timeout| !timeout.is_none());

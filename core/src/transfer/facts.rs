@@ -50,6 +50,8 @@ pub(crate) fn fs_class(job: &Job<'_>, fd: BorrowedFd<'_>) -> FsClass {
     let Ok(st) = fstatfs(fd) else {
         return FsClass::Other;
     };
+    // f_type is an i64 on x86-64 and narrower on some other architectures.
+    #[allow(clippy::unnecessary_cast)]
     let magic = st.filesystem_type().0 as i64;
     if CLONE_FS.contains(&magic) {
         FsClass::Clone
