@@ -113,6 +113,9 @@ impl Pair {
                 assert_eq!(t.bytes, size);
                 drop(dst);
                 fs::remove_file(&path).ok();
+                // Let the file system finish freeing the target's blocks before the next round.
+                // SAFETY: syncfs takes a descriptor of the file system and no pointers.
+                unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&src)) };
                 (wall, cpu, t.method)
             }
             Sink::Socket { fd, received } => {
@@ -312,10 +315,16 @@ fn measure(pair: &Pair, size: u64, rounds: usize) -> Vec<Samples> {
         pair.round(m, size);
     }
     let n = pair.methods.len();
-    for r in 0..rounds {
-        // Each round starts with another method, so that none always follows the same one
-        // (a file system may still be freeing the previous round's blocks).
-        for i in (0..n).map(|k| (k + r) % n) {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..rounds {
+        // A new order each round (a fixed-seed shuffle), so that no method always follows the
+        // same one: a file system may still be freeing the previous method's blocks.
+        for k in (1..n).rev() {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            order.swap(k, (seed >> 33) as usize % (k + 1));
+        }
+        for &i in &order {
             let m = pair.methods[i];
             let (wall, cpu, ran) = pair.round(m, size);
             samples[i].gibps.push(size as f64 / GIB / wall.as_secs_f64());
@@ -331,7 +340,7 @@ fn main() {
     let base = a.dir.join("zcopy-routes");
     fs::create_dir_all(&base).expect("bench dir");
     println!(
-        "Route matrix: {} MiB page-cached source, {} interleaved rounds per method (after one warm-up; each round starts with another method), medians; CPU = the sending thread's user+system seconds per GiB.\n",
+        "Route matrix: {} MiB page-cached source, {} interleaved rounds per method (after one warm-up; a new order each round), medians; CPU = the sending thread's user+system seconds per GiB.\n",
         a.size >> 20,
         a.rounds
     );

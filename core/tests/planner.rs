@@ -38,18 +38,21 @@ fn a_loopback_peer_gets_mmap_write_for_large_transfers_and_sendfile_for_small_on
     assert_eq!(&got[data.len()..data.len() + 4096], &data[..4096]);
 }
 
-/// An AF_UNIX peer takes `sendfile`: page references into a local socket measured no slower
-/// than a copy.
+/// An AF_UNIX peer takes page references: `splice` through a large pipe for large transfers,
+/// `sendfile` (one call) for small ones.
 #[test]
-fn an_af_unix_peer_gets_sendfile() {
+fn an_af_unix_peer_gets_splice_for_large_transfers_and_sendfile_for_small_ones() {
     let data = pattern(2 << 20);
     let (_s, src) = file_with(&data);
     let (a, b) = UnixStream::pair().unwrap();
     let reader = drain(b);
     let t = transfer_all(src.as_fd(), 0, data.len() as u64, a.as_fd()).unwrap();
-    assert_eq!((t.bytes, t.method), (data.len() as u64, TransferMethod::Sendfile));
+    assert_eq!((t.bytes, t.method), (data.len() as u64, TransferMethod::Splice));
+    let t = transfer_to(src.as_fd(), 0, 4096, a.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (4096, TransferMethod::Sendfile));
     drop(a);
-    assert_eq!(reader.join().unwrap(), data);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..data.len()], &data[..]);
 }
 
 /// Between files on a file system that does not share blocks (the temporary directory here):
