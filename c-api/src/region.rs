@@ -6,7 +6,7 @@ use std::os::raw::{c_char, c_int};
 
 use zcopy::{Advice, Grow, HugePages, MapMode, MapOptions, MappedRegion, UncheckedAdvice};
 
-use crate::boundary::{self, ffi_boundary, ffi_value, invalid, CResult, Failure, Out};
+use crate::boundary::{self, ffi_boundary, ffi_value, invalid, store, CResult, Failure, Out};
 use crate::error::zc_result;
 use crate::handle::{to_ptr, HandleTable};
 
@@ -110,8 +110,33 @@ fn options(op: &'static str, mode: zc_map_mode, position: i64, flags: u32) -> CR
     Ok(o)
 }
 
-fn store(region: MappedRegion) -> CResult<*mut zc_region> {
+fn insert(region: MappedRegion) -> CResult<*mut zc_region> {
     REGIONS.insert(region).map(to_ptr)
+}
+
+/// The body of `zc_region_map` (`size` given) and `zc_region_map_to_end` (`None`: to the end of
+/// the file): maps the file open on `fd` and stores the new region's handle in `*out`.
+///
+/// # Safety
+///
+/// - `out` must be NULL or valid for a write of one `zc_region *`.
+unsafe fn map(
+    fd: c_int,
+    mode: zc_map_mode,
+    position: i64,
+    size: Option<i64>,
+    flags: u32,
+    out: *mut *mut zc_region,
+) -> CResult<()> {
+    let map = || {
+        let mut options = options("map", mode, position, flags)?;
+        if let Some(size) = size {
+            options.size_signed(size);
+        }
+        insert(options.map(boundary::c_fd(fd))?)
+    };
+    // SAFETY: the caller vouches that `out` is NULL or writable.
+    unsafe { store(out, "out", map) }
 }
 
 /// Maps `size` bytes of the file open on `fd`, starting at byte `position` (any byte: no
@@ -147,13 +172,8 @@ pub unsafe extern "C" fn zc_region_map(
     out: *mut *mut zc_region,
 ) -> zc_result {
     ffi_boundary!("zc_region_map", {
-        let out = Out::new(out, "out")?;
-        let fd = boundary::c_fd(fd);
-        let region = options("map", mode, position, flags)?.size_signed(size).map(fd)?;
-        let handle = store(region)?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(handle) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { map(fd, mode, position, Some(size), flags, out) }
     })
 }
 
@@ -178,13 +198,8 @@ pub unsafe extern "C" fn zc_region_map_to_end(
     out: *mut *mut zc_region,
 ) -> zc_result {
     ffi_boundary!("zc_region_map_to_end", {
-        let out = Out::new(out, "out")?;
-        let fd = boundary::c_fd(fd);
-        let region = options("map", mode, position, flags)?.map(fd)?;
-        let handle = store(region)?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(handle) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { map(fd, mode, position, None, flags, out) }
     })
 }
 
@@ -236,7 +251,7 @@ pub unsafe extern "C" fn zc_region_shared_anonymous(
             other => return Err(invalid(OP, format!("unknown huge-page policy {other}"))),
         };
         let (region, memfd) = MappedRegion::shared_anonymous(name, size, huge)?;
-        let handle = store(region)?;
+        let handle = insert(region)?;
         // SAFETY: the caller vouches that both out-parameters are writable.
         unsafe {
             out_region.write(handle);
@@ -279,15 +294,17 @@ pub extern "C" fn zc_region_data(region: *const zc_region) -> *const u8 {
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_data_mut(region: *mut zc_region, out: *mut *mut u8) -> zc_result {
     ffi_boundary!("zc_region_data_mut", {
-        let out = Out::new(out, "out")?;
-        let r = REGIONS.get(region)?;
-        r.check("data_mut")?;
-        if !r.mode().is_writable() {
-            return Err(Failure::Core(zcopy::Error::NotWritable { op: "data_mut" }));
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe {
+            store(out, "out", || {
+                let r = REGIONS.get(region)?;
+                r.check("data_mut")?;
+                if !r.mode().is_writable() {
+                    return Err(Failure::Core(zcopy::Error::NotWritable { op: "data_mut" }));
+                }
+                Ok(r.as_mut_ptr())
+            })
         }
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(r.as_mut_ptr()) };
-        Ok(())
     })
 }
 
@@ -310,11 +327,8 @@ pub extern "C" fn zc_region_len(region: *const zc_region) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_position(region: *const zc_region, out: *mut u64) -> zc_result {
     ffi_boundary!("zc_region_position", {
-        let out = Out::new(out, "out")?;
-        let position = REGIONS.get(region)?.position();
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(position) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(REGIONS.get(region)?.position())) }
     })
 }
 
@@ -331,15 +345,13 @@ pub unsafe extern "C" fn zc_region_position(region: *const zc_region, out: *mut 
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_mode(region: *const zc_region, out: *mut zc_map_mode) -> zc_result {
     ffi_boundary!("zc_region_mode", {
-        let out = Out::new(out, "out")?;
-        let mode = match REGIONS.get(region)?.mode() {
-            MapMode::ReadOnly => ZC_MAP_READ_ONLY,
-            MapMode::ReadWrite => ZC_MAP_READ_WRITE,
-            MapMode::Private => ZC_MAP_PRIVATE,
+        let mode = || match REGIONS.get(region)?.mode() {
+            MapMode::ReadOnly => Ok(ZC_MAP_READ_ONLY),
+            MapMode::ReadWrite => Ok(ZC_MAP_READ_WRITE),
+            MapMode::Private => Ok(ZC_MAP_PRIVATE),
         };
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(mode) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", mode) }
     })
 }
 
@@ -529,11 +541,8 @@ pub extern "C" fn zc_region_prefault(region: *const zc_region, offset: u64, len:
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_is_loaded(region: *const zc_region, out: *mut bool) -> zc_result {
     ffi_boundary!("zc_region_is_loaded", {
-        let out = Out::new(out, "out")?;
-        let loaded = REGIONS.get(region)?.is_loaded()?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(loaded) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(REGIONS.get(region)?.is_loaded()?)) }
     })
 }
 
@@ -551,11 +560,8 @@ pub unsafe extern "C" fn zc_region_is_loaded(region: *const zc_region, out: *mut
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_page_count(region: *const zc_region, out: *mut usize) -> zc_result {
     ffi_boundary!("zc_region_page_count", {
-        let out = Out::new(out, "out")?;
-        let pages = REGIONS.get(region)?.residency()?.len();
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(pages) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(REGIONS.get(region)?.residency()?.len())) }
     })
 }
 
@@ -580,23 +586,24 @@ pub unsafe extern "C" fn zc_region_residency(
     out_n: *mut usize,
 ) -> zc_result {
     ffi_boundary!("zc_region_residency", {
-        let out_n = Out::new(out_n, "out_n")?;
-        // SAFETY: the caller vouches for `len` writable bytes at `pages`.
-        let buf = unsafe { boundary::slice_mut(pages, len, "pages") }?;
-        let resident = REGIONS.get(region)?.residency()?;
-        if resident.len() > buf.len() {
-            return Err(Failure::InsufficientSpace {
-                what: "the residency of every page",
-                need: resident.len(),
-                have: buf.len(),
-            });
-        }
-        for (dst, r) in buf.iter_mut().zip(&resident) {
-            *dst = u8::from(*r);
-        }
-        // SAFETY: the caller vouches that `out_n` is writable.
-        unsafe { out_n.write(resident.len()) };
-        Ok(())
+        let fill = || {
+            // SAFETY: the caller vouches for `len` writable bytes at `pages`.
+            let buf = unsafe { boundary::slice_mut(pages, len, "pages") }?;
+            let resident = REGIONS.get(region)?.residency()?;
+            if resident.len() > buf.len() {
+                return Err(Failure::InsufficientSpace {
+                    what: "the residency of every page",
+                    need: resident.len(),
+                    have: buf.len(),
+                });
+            }
+            for (dst, r) in buf.iter_mut().zip(&resident) {
+                *dst = u8::from(*r);
+            }
+            Ok(resident.len())
+        };
+        // SAFETY: the caller vouches that `out_n` is NULL or writable.
+        unsafe { store(out_n, "out_n", fill) }
     })
 }
 
@@ -727,11 +734,8 @@ pub extern "C" fn zc_region_close(region: *mut zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_free(region: *mut zc_region) -> zc_result {
     ffi_boundary!("zc_region_free", {
-        if region.is_null() {
-            return Ok(());
-        }
         // Unmapped here, or when a call still running on another thread ends.
-        drop(REGIONS.remove(region)?);
+        drop(REGIONS.free(region)?);
         Ok(())
     })
 }
