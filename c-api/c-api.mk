@@ -70,10 +70,13 @@ c-test-lib: hooks-build
 	cp -fp $(HOOKS_DIR)/libzcopy.a $(C_TEST_LIB)/libzcopy.a
 
 # Linked statically: the programs run from any directory, and the per-call cost is lower than
-# through the shared library's general-dynamic thread-locals.
-$(C_BIN)/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
+# through the shared library's general-dynamic thread-locals. The HTTP server is two units: the
+# server and its request parser.
+C_HTTP_SERVER_SRCS := $(C_DIR)/examples/http_server.c $(C_DIR)/examples/http_request.c
+$(C_BIN)/zc-http-server: $(C_HTTP_SERVER_SRCS) $(C_DIR)/examples/http_request.h $(C_DIR)/include/zcopy.h \
+		$(C_LIB)/libzcopy.a
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
+	$(CC) $(C_CFLAGS) -o $@ $(C_HTTP_SERVER_SRCS) $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
 
 $(C_BIN)/zc_runner: $(C_DIR)/bench/zc_runner.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
 	@mkdir -p $(@D)
@@ -201,9 +204,9 @@ c-serve-demo: c-examples
 
 # The HTTP server's own parser and connection handling with raw sockets (tests/http/ checks what
 # all servers share, with curl): the release build, then one under ASan+UBSan.
-$(C_OUT)/asan/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h | c-lib
+$(C_OUT)/asan/zc-http-server: $(C_HTTP_SERVER_SRCS) $(C_DIR)/examples/http_request.h $(C_DIR)/include/zcopy.h | c-lib
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $< $(C_LDFLAGS)
+	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $(C_HTTP_SERVER_SRCS) $(C_LDFLAGS)
 
 test-c-http-server: $(C_BIN)/zc-http-server $(C_OUT)/asan/zc-http-server
 	$(PYTHON) $(C_DIR)/tests/http_server_check.py $(C_BIN)/zc-http-server
