@@ -26,10 +26,7 @@ use crate::handle::{to_ptr, HandleTable};
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_guard_install() -> zc_result {
-    ffi_boundary!("zc_guard_install", {
-        zcopy::guard::install()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_guard_install", { Ok(zcopy::guard::install()?) })
 }
 
 /// Whether `zc_guard_install` has run in this process.

@@ -379,10 +379,7 @@ pub extern "C" fn zc_region_is_truncated(region: *const zc_region) -> bool {
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_check(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_check", {
-        REGIONS.get(region)?.check("check")?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_check", { Ok(REGIONS.get(region)?.check("check")?) })
 }
 
 /// Copies `len` bytes at `offset` of the region into `buf`. With the truncation guard installed,
@@ -446,10 +443,7 @@ pub unsafe extern "C" fn zc_region_write(
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_force(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_force", {
-        REGIONS.get(region)?.force()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_force", { Ok(REGIONS.get(region)?.force()?) })
 }
 
 /// Writes `[offset, offset + len)` of the region back and waits. The range is widened to whole
@@ -462,8 +456,7 @@ pub extern "C" fn zc_region_force(region: *const zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_force_range(region: *const zc_region, offset: u64, len: u64) -> zc_result {
     ffi_boundary!("zc_region_force_range", {
-        REGIONS.get(region)?.force_range(offset, len)?;
-        Ok(())
+        Ok(REGIONS.get(region)?.force_range(offset, len)?)
     })
 }
 
@@ -476,8 +469,7 @@ pub extern "C" fn zc_region_force_range(region: *const zc_region, offset: u64, l
 #[no_mangle]
 pub extern "C" fn zc_region_force_async(region: *const zc_region) -> zc_result {
     ffi_boundary!("zc_region_force_async", {
-        REGIONS.get(region)?.force_async()?;
-        Ok(())
+        Ok(REGIONS.get(region)?.force_async()?)
     })
 }
 
@@ -490,8 +482,7 @@ pub extern "C" fn zc_region_force_async(region: *const zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_force_range_async(region: *const zc_region, offset: u64, len: u64) -> zc_result {
     ffi_boundary!("zc_region_force_range_async", {
-        REGIONS.get(region)?.force_range_async(offset, len)?;
-        Ok(())
+        Ok(REGIONS.get(region)?.force_range_async(offset, len)?)
     })
 }
 
@@ -504,10 +495,7 @@ pub extern "C" fn zc_region_force_range_async(region: *const zc_region, offset: 
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_load(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_load", {
-        REGIONS.get(region)?.load()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_load", { Ok(REGIONS.get(region)?.load()?) })
 }
 
 /// Faults `[offset, offset + len)` in with `MADV_POPULATE_READ`: a checked prefault that turns a
@@ -522,8 +510,7 @@ pub extern "C" fn zc_region_load(region: *const zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_prefault(region: *const zc_region, offset: u64, len: u64) -> zc_result {
     ffi_boundary!("zc_region_prefault", {
-        REGIONS.get(region)?.prefault_checked(offset, len)?;
-        Ok(())
+        Ok(REGIONS.get(region)?.prefault_checked(offset, len)?)
     })
 }
 
@@ -687,10 +674,7 @@ pub extern "C" fn zc_region_advise_unchecked(
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_lock(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_lock", {
-        REGIONS.get(region)?.lock()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_lock", { Ok(REGIONS.get(region)?.lock()?) })
 }
 
 /// Unlocks the region's pages (`munlock`).
@@ -700,10 +684,7 @@ pub extern "C" fn zc_region_lock(region: *const zc_region) -> zc_result {
 /// `ZC_ERR_IO`, `ZC_ERR_CLOSED`, `ZC_ERR_BAD_HANDLE`.
 #[no_mangle]
 pub extern "C" fn zc_region_unlock(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_unlock", {
-        REGIONS.get(region)?.unlock()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_unlock", { Ok(REGIONS.get(region)?.unlock()?) })
 }
 
 /// Closes the region now: the file's pages are dropped (a deleted file's space is freed, a

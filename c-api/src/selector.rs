@@ -171,8 +171,7 @@ pub extern "C" fn zc_selector_modify(
 #[no_mangle]
 pub extern "C" fn zc_selector_deregister(selector: *const zc_selector, fd: c_int) -> zc_result {
     ffi_boundary!("zc_selector_deregister", {
-        SELECTORS.get(selector)?.deregister(c_fd(fd))?;
-        Ok(())
+        Ok(SELECTORS.get(selector)?.deregister(c_fd(fd))?)
     })
 }
 
@@ -276,10 +275,7 @@ fn c_event(e: Event) -> zc_event {
 /// `ZC_ERR_IO`, `ZC_ERR_BAD_HANDLE`.
 #[no_mangle]
 pub extern "C" fn zc_selector_wake(selector: *const zc_selector) -> zc_result {
-    ffi_boundary!("zc_selector_wake", {
-        SELECTORS.get(selector)?.wake()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_selector_wake", { Ok(SELECTORS.get(selector)?.wake()?) })
 }
 
 /// Closes the selector: a running `zc_selector_select` returns, later calls (except
