@@ -13,7 +13,6 @@ use crate::boundary::{ffi_boundary, ffi_value, Failure, Out};
 /// The numbers are fixed and never reused; a code that is retired stays listed as reserved.
 /// The code is the contract; `zc_last_errno()` and `zc_last_error_message()` add best-effort
 /// detail.
-#[allow(non_camel_case_types)]
 pub type zc_result = u32;
 
 /// Success.

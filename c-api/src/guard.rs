@@ -42,7 +42,6 @@ pub extern "C" fn zc_guard_is_installed() -> bool {
 ///
 /// Opaque: pointers to it are handles, not addresses. The caller owns each lease it receives and
 /// must call `zc_lease_free` exactly once.
-#[allow(non_camel_case_types)]
 pub struct zc_lease {
     _private: [u8; 0],
 }

@@ -19,7 +19,6 @@ use crate::handle::{to_ptr, HandleTable};
 /// Thread safety: every function may be called on the same region from several threads at once;
 /// `zc_region_free` must be the last call on it (a call still running on another thread when it
 /// is freed finishes safely, but the handle is dead afterwards).
-#[allow(non_camel_case_types)]
 pub struct zc_region {
     _private: [u8; 0],
 }
@@ -27,7 +26,6 @@ pub struct zc_region {
 static REGIONS: HandleTable<MappedRegion> = HandleTable::new(0xA1, "region");
 
 /// How a region may be accessed (`ZC_MAP_READ_ONLY`, `ZC_MAP_READ_WRITE`, `ZC_MAP_PRIVATE`).
-#[allow(non_camel_case_types)]
 pub type zc_map_mode = u32;
 /// Readable only (`PROT_READ`, `MAP_SHARED`); the descriptor must be open for reading.
 pub const ZC_MAP_READ_ONLY: zc_map_mode = 0;
@@ -37,6 +35,15 @@ pub const ZC_MAP_READ_WRITE: zc_map_mode = 1;
 /// Readable and writable, writes stay private (copy-on-write, `MAP_PRIVATE`): the file never
 /// changes.
 pub const ZC_MAP_PRIVATE: zc_map_mode = 2;
+
+fn mode_from(op: &'static str, mode: zc_map_mode) -> CResult<MapMode> {
+    match mode {
+        ZC_MAP_READ_ONLY => Ok(MapMode::ReadOnly),
+        ZC_MAP_READ_WRITE => Ok(MapMode::ReadWrite),
+        ZC_MAP_PRIVATE => Ok(MapMode::Private),
+        other => Err(invalid(op, format!("unknown map mode {other}"))),
+    }
+}
 
 /// Map flag: fault every page in at map time (`MAP_POPULATE`).
 pub const ZC_MAP_POPULATE: u32 = 1;
@@ -59,7 +66,6 @@ const ALL_MAP_FLAGS: u32 = ZC_MAP_POPULATE
     | ZC_MAP_GROW_IF_WRITABLE;
 
 /// The huge-page policy of a shared anonymous region.
-#[allow(non_camel_case_types)]
 pub type zc_huge_pages = u32;
 /// Ordinary pages.
 pub const ZC_HUGE_PAGES_OFF: zc_huge_pages = 0;
@@ -68,15 +74,6 @@ pub const ZC_HUGE_PAGES_TRANSPARENT: zc_huge_pages = 1;
 /// hugetlbfs pages (`MFD_HUGETLB`); needs pages reserved in `/proc/sys/vm/nr_hugepages`, fails
 /// with `ZC_ERR_IO` / `ENOMEM` otherwise.
 pub const ZC_HUGE_PAGES_EXPLICIT: zc_huge_pages = 2;
-
-fn mode_from(op: &'static str, mode: zc_map_mode) -> CResult<MapMode> {
-    match mode {
-        ZC_MAP_READ_ONLY => Ok(MapMode::ReadOnly),
-        ZC_MAP_READ_WRITE => Ok(MapMode::ReadWrite),
-        ZC_MAP_PRIVATE => Ok(MapMode::Private),
-        other => Err(invalid(op, format!("unknown map mode {other}"))),
-    }
-}
 
 fn options(op: &'static str, mode: zc_map_mode, position: i64, flags: u32) -> CResult<MapOptions> {
     let mut o = MapOptions::new(mode_from(op, mode)?);

@@ -19,7 +19,6 @@ use crate::handle::{to_ptr, HandleTable};
 /// Thread safety: every function may be called on the same selector from several threads at
 /// once (register from one thread while another is in `zc_selector_select`, wake from any
 /// thread); `zc_selector_free` must be the last call.
-#[allow(non_camel_case_types)]
 pub struct zc_selector {
     _private: [u8; 0],
 }
@@ -65,7 +64,6 @@ pub const ZC_SELECT_MAX_EVENTS: usize = 65536;
 
 /// One readiness event, written by `zc_selector_select` into the caller's array. Plain data.
 #[repr(C)]
-#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug)]
 pub struct zc_event {
     /// The token given at registration.

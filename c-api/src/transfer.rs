@@ -11,7 +11,6 @@ use crate::boundary::{self, c_fd, ffi_boundary, ffi_value, invalid, store, CResu
 use crate::error::zc_result;
 
 /// The kernel path that moved the bytes of a transfer (`ZC_METHOD_*`).
-#[allow(non_camel_case_types)]
 pub type zc_transfer_method = u32;
 /// Nothing moved, so no method ran (a count of 0, a position at or past the end of the file).
 pub const ZC_METHOD_NONE: zc_transfer_method = 0;
@@ -38,7 +37,6 @@ pub const ZC_MAX_DIRECT_TRANSFER: u64 = 0x7fff_f000;
 
 /// The outcome of a transfer. Plain data: the caller owns it.
 #[repr(C)]
-#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug)]
 pub struct zc_transfer {
     /// Bytes moved.
