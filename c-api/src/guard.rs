@@ -75,9 +75,8 @@ pub const ZC_LEASE_BREAK_SIGNAL: c_int = 23;
 pub unsafe extern "C" fn zc_lease_read(fd: c_int, out: *mut *mut zc_lease) -> zc_result {
     ffi_boundary!("zc_lease_read", {
         let lease = || {
-            LEASES
-                .insert(Mutex::new(Some(FileLease::read(c_fd(fd))?)))
-                .map(to_ptr)
+            let lease = FileLease::read(c_fd(fd))?;
+            LEASES.insert(Mutex::new(Some(lease))).map(to_ptr)
         };
         // SAFETY: the caller vouches that `out` is NULL or writable.
         unsafe { store(out, "out", lease) }
@@ -101,12 +100,10 @@ pub unsafe extern "C" fn zc_lease_is_breaking(lease: *const zc_lease, out: *mut 
         let breaking = || {
             let cell = LEASES.get(lease)?;
             let held = cell.lock().unwrap_or_else(|e| e.into_inner());
-            // A released lease is no longer told anything.
-            Ok(held
-                .as_ref()
-                .map(FileLease::is_breaking)
-                .transpose()?
-                .unwrap_or(false))
+            match held.as_ref() {
+                Some(l) => Ok(l.is_breaking()?),
+                None => Ok(false), // released: the kernel tells nothing any more
+            }
         };
         // SAFETY: the caller vouches that `out` is NULL or writable.
         unsafe { store(out, "out", breaking) }

@@ -89,9 +89,8 @@ unsafe fn transfer(
     unsafe {
         store(out, "out", || {
             let method = forced.map(|(op, m)| method_from(op, m)).transpose()?;
-            Ok(c_transfer(
-                request.method(method).run(c_fd(source), c_fd(target))?,
-            ))
+            let t = request.method(method).run(c_fd(source), c_fd(target))?;
+            Ok(c_transfer(t))
         })
     }
 }
