@@ -1,8 +1,8 @@
 /*
  * A minimal test harness for the C suites: TEST(name) defines a test, CHECK* record failures
  * without stopping the run, RUN(name) runs one, and zc_test_summary() prints the closing line
- * "N passed, N failed" (with ", N skipped") and returns the exit status. A test that walks a
- * table of cases sets zc_test_case to the row's index, so that a failure names the row.
+ * "N passed, N failed" (with ", N skipped") and returns the exit status. FOR_EACH_CASE walks a
+ * table of cases so that a failure names the row.
  *
  * Also the fixtures every suite needs: temporary files holding the shared pattern, regions
  * mapped over them, socket pairs, loopback TCP pairs, and readers that drain a descriptor on a
@@ -173,10 +173,12 @@ struct zc_file {
     int fd;
 };
 
-/* Creates the file with `size` pattern bytes, open with `flags`; returns the descriptor, or -1. */
+/* Creates the file with `size` pattern bytes, open with `flags`; returns the descriptor, or -1
+ * (and no file). */
 static inline int zc_file_create(struct zc_file *f, uint64_t size, int flags) {
     f->path[0] = 0;
     f->fd = zc_temp_file(f->path, size, flags);
+    if (f->fd < 0 && f->path[0]) unlink(f->path);
     return f->fd;
 }
 
@@ -194,17 +196,13 @@ struct zc_mapped {
 };
 
 /* Creates a file of `size` pattern bytes open with `open_flags` and maps `len` bytes of it at
- * `position` in `mode` with `map_flags`. Returns 0, or -1 with the failure recorded. */
+ * `position` in `mode` with `map_flags`. Returns 0, or -1 (nothing left behind). */
 static inline int zc_map_temp(struct zc_mapped *m, uint64_t size, int open_flags, zc_map_mode mode,
                               int64_t position, int64_t len, uint32_t map_flags) {
     m->region = NULL;
-    if (zc_file_create(&m->file, size, open_flags) < 0) {
-        zc_test_where(__FILE__, __LINE__);
-        fprintf(stderr, "cannot create a temporary file (errno %d)\n", errno);
-        zc_test_failures_in_test++;
-        return -1;
-    }
+    if (zc_file_create(&m->file, size, open_flags) < 0) return -1;
     CHECK_OK(zc_region_map(m->file.fd, mode, position, len, map_flags, &m->region));
+    if (!m->region) zc_file_remove(&m->file);
     return m->region ? 0 : -1;
 }
 
