@@ -1,9 +1,9 @@
 //! The FFI boundary: the panic-catching macro every exported function runs inside, the
 //! binding-level failures, and the small helpers that turn C arguments into Rust ones.
 //!
-//! Exported functions hold almost no `unsafe` of their own: out-parameters go through [`Out`],
-//! caller buffers through [`slice`] / [`slice_mut`], descriptors through [`c_fd`], handles through
-//! the tables in [`crate::handle`].
+//! Exported functions hold almost no `unsafe` of their own: out-parameters go through [`store`]
+//! (one) or [`Out`] (several), caller buffers through [`slice`] / [`slice_mut`], descriptors
+//! through [`c_fd`], handles through the tables in [`crate::handle`].
 
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
@@ -142,6 +142,25 @@ impl<T> Out<T> {
         // neither reads nor drops the old contents and accepts any alignment.
         unsafe { self.0.as_ptr().write_unaligned(value) }
     }
+}
+
+/// Stores what `value` computes in the out-parameter `out`: the rule of every function with one
+/// out-parameter, kept here. `out` is refused when NULL before any work is done, and written only
+/// when the work succeeded ("no partial successes").
+///
+/// # Safety
+///
+/// - `out` must be NULL or valid for a write of one `T` (it may be unaligned and uninitialised).
+pub(crate) unsafe fn store<T>(
+    out: *mut T,
+    param: &'static str,
+    value: impl FnOnce() -> CResult<T>,
+) -> CResult<()> {
+    let out = Out::new(out, param)?;
+    let value = value()?;
+    // SAFETY: non-null, and the caller vouches that `out` is writable.
+    unsafe { out.write(value) };
+    Ok(())
 }
 
 /// A caller's input buffer as a slice; `len == 0` accepts NULL.

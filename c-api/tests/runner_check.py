@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,18 +21,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+from check_tally import Tally
+
 FIELDS = {"lang", "strategy", "target", "round", "bytes", "wall_s", "cpu_s", "ctx", "method", "syscalls"}
-failures: list[str] = []
-passed = 0
-
-
-def check(cond: bool, what: str) -> None:
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print(f"  FAILED: {what}", file=sys.stderr)
+TALLY = Tally("runner_check")
+check = TALLY.check
 
 
 class Sink:
@@ -128,9 +122,8 @@ def main() -> int:
     rc, _, err = run(runner, "--src", str(src), "--size", "1", "--target", "nowhere", "--strategy", "zcopy:auto",
                      "--rounds", "1")
     check(rc != 0 and "bad target" in err, "a bad target is refused")
-    subprocess.run(["rm", "-rf", str(work)])
-    print(f"runner_check: {passed} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    shutil.rmtree(work, ignore_errors=True)
+    return TALLY.summary()
 
 
 if __name__ == "__main__":
