@@ -321,7 +321,9 @@ fn measure(pair: &Pair, size: u64, rounds: usize) -> Vec<Samples> {
         // A new order each round (a fixed-seed shuffle), so that no method always follows the
         // same one: a file system may still be freeing the previous method's blocks.
         for k in (1..n).rev() {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             order.swap(k, (seed >> 33) as usize % (k + 1));
         }
         for &i in &order {

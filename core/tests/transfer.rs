@@ -727,7 +727,11 @@ fn a_stale_socket_hint_does_not_cost_a_file_target_copy_file_range() {
     // SAFETY: a new descriptor we own.
     let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(num) };
     let t = transfer_all(src.as_fd(), 0, 1 << 20, sock.as_fd()).unwrap();
-    assert_eq!(t.method, TransferMethod::Splice, "an AF_UNIX peer, a large transfer");
+    assert_eq!(
+        t.method,
+        TransferMethod::Splice,
+        "an AF_UNIX peer, a large transfer"
+    );
     drop((sock, a));
     reader.join().unwrap();
     let (_d, dst) = file_with(b"");
