@@ -185,12 +185,10 @@ class MapTest {
         try (FileChannel ro = open(p, "r"); FileChannel wo = open(p, "w")) {
             NullPointerException npe = assertThrows(NullPointerException.class, () -> ZeroCopy.map(ro, null, -1, -1));
             assertEquals("Mode is null", npe.getMessage());
-            assertEquals("Negative position",
-                    assertThrows(IllegalArgumentException.class, () -> ZeroCopy.map(ro, MapMode.READ_ONLY, -1, -1)).getMessage());
-            assertEquals("Negative size",
-                    assertThrows(IllegalArgumentException.class, () -> ZeroCopy.map(ro, MapMode.READ_ONLY, 0, -1)).getMessage());
-            assertEquals("Position + size overflow", assertThrows(IllegalArgumentException.class,
-                    () -> ZeroCopy.map(ro, MapMode.READ_ONLY, Long.MAX_VALUE, 1)).getMessage());
+            // The JDK's order and classes; the messages are the core's, naming the argument.
+            assertMessageNames("position", () -> ZeroCopy.map(ro, MapMode.READ_ONLY, -1, -1));
+            assertMessageNames("size", () -> ZeroCopy.map(ro, MapMode.READ_ONLY, 0, -1));
+            assertMessageNames("overflow", () -> ZeroCopy.map(ro, MapMode.READ_ONLY, Long.MAX_VALUE, 1));
             // MAP_SYNC off a DAX file system: the kernel refuses the mapping, the JDK says IOException.
             IOException sync = assertThrows(IOException.class,
                     () -> ZeroCopy.map(ro, jdk.nio.mapmode.ExtendedMapMode.READ_ONLY_SYNC, 0, 1));
@@ -208,6 +206,11 @@ class MapTest {
             assertThrows(ClosedChannelException.class, () -> ZeroCopy.map(ro, MapMode.READ_ONLY, -1, 1));
             assertThrows(NullPointerException.class, () -> ZeroCopy.map(ro, null, 0, 1));
         }
+    }
+
+    private static void assertMessageNames(String argument, org.junit.jupiter.api.function.Executable call) {
+        String message = assertThrows(IllegalArgumentException.class, call).getMessage();
+        assertTrue(message.contains(argument), message);
     }
 
     @Test

@@ -591,17 +591,17 @@ class ReliabilityTest {
     @Test
     void hostileHandlesAndArgumentsAreExceptions() {
         assertThrows(IllegalStateException.class, () -> Native.regionForce(0, 0, 1));
-        for (int guard : new int[] {Native.GUARD_DUP, Native.GUARD_LOCK}) {
-            assertThrows(IllegalArgumentException.class,
-                    () -> Native.transferTo(new Object(), 0, 1, new Object(), true, 0, guard));
-            assertThrows(NullPointerException.class, () -> Native.transferTo(null, 0, 1, null, true, 0, guard));
-            assertThrows(IllegalArgumentException.class,
-                    () -> Native.transferFrom(new Object(), new Object(), 0, 1, true, 0, guard));
-            assertThrows(NullPointerException.class,
-                    () -> Native.transferToWithHeader(null, 0, 1, null, false, guard, null, 0, 0));
+        for (int flags : new int[] {0, Native.BLOCKING, Native.GUARD_LOCK}) {
+            for (boolean to : new boolean[] {true, false}) {
+                assertThrows(IllegalArgumentException.class,
+                        () -> Native.transfer(to, new Object(), new Object(), 0, 1, 0, flags, null, 0, 0));
+                assertThrows(NullPointerException.class, () -> Native.transfer(to, null, null, 0, 1, 0, flags, null, 0, 0));
+            }
+            assertThrows(IndexOutOfBoundsException.class,
+                    () -> Native.transfer(true, null, null, 0, 1, 0, flags, new byte[2], 1, 2));
         }
         assertThrows(IllegalArgumentException.class, () -> Native.isRegularFile("not a channel"));
-        assertThrows(IllegalArgumentException.class, () -> Native.accessMode("not a channel"));
+        assertThrows(IllegalArgumentException.class, () -> Native.transferLimit(true, "not a channel", true, 0, 1));
         assertThrows(UnsupportedOperationException.class, () -> Native.regionMap(null, 9, 0, 0, true));
     }
 }
