@@ -381,12 +381,7 @@ natives! {
     /// descriptor (open or not), in the JDK's order, moving nothing; returns the most bytes the
     /// transfer may move (`count`, clamped at the end of the file for a transfer to).
     fn transfer_limit = "transferLimit"(
-        e,
-        to: jboolean,
-        file: JObject<'l>,
-        other_open: jboolean,
-        position: jlong,
-        count: jlong,
+        e, to: jboolean, file: JObject<'l>, other_open: jboolean, position: jlong, count: jlong,
     ) -> jlong {
         let dir = direction(to);
         let file = Channel::require(e, &file, "the file")?;

@@ -311,21 +311,19 @@ public final class ZeroCopy {
      */
     public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count)
             throws IOException {
-        return transferFrom(target, src, position, count, null);
+        return Transfers.transfer(false, target, src, position, count, null);
     }
 
     /**
-     * {@link #transferFrom(FileChannel, ReadableByteChannel, long, long)} with one specific
-     * kernel method and no fallback.
+     * {@link #transferFrom(FileChannel, ReadableByteChannel, long, long)} (same arguments) with
+     * one specific kernel method and no fallback, as
+     * {@link #transferTo(FileChannel, long, long, WritableByteChannel, TransferMethod)} takes one:
+     * {@link UnsupportedOperationException} when the method cannot serve these channels.
      *
-     * @param target the file to write
-     * @param src where to read
-     * @param position where in {@code target} to write
-     * @param count the most bytes to move
-     * @param method the method to use
+     * @param method the method to use ({@link TransferMethod#COPY_FILE_RANGE} from a file,
+     *     {@link TransferMethod#SPLICE} from a socket or pipe, ...)
      * @return the bytes moved
-     * @throws UnsupportedOperationException when the method cannot serve these channels
-     * @throws IOException as the method without {@code method}
+     * @throws IOException as without {@code method}
      */
     public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count,
             TransferMethod method) throws IOException {

@@ -24,7 +24,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Objects;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,38 +33,6 @@ class MapTest {
     Path dir;
 
     // ------------------------------------------------------------------ differential
-
-    /** What one map call did: the exception class, or the buffer's bytes and the file's size after. */
-    private static final class Outcome {
-        final String error;
-        final byte[] bytes;
-        final long fileSizeAfter;
-        final boolean readOnly;
-
-        Outcome(String error, byte[] bytes, long fileSizeAfter, boolean readOnly) {
-            this.error = error;
-            this.bytes = bytes;
-            this.fileSizeAfter = fileSizeAfter;
-            this.readOnly = readOnly;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            Outcome x = (Outcome) o;
-            return Objects.equals(error, x.error) && Arrays.equals(bytes, x.bytes) && fileSizeAfter == x.fileSizeAfter
-                    && readOnly == x.readOnly;
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(error, fileSizeAfter);
-        }
-
-        @Override
-        public String toString() {
-            return error != null ? error : ("bytes[" + bytes.length + "] size after " + fileSizeAfter + (readOnly ? " ro" : ""));
-        }
-    }
 
     private interface Mapper {
         ByteBuffer map(FileChannel ch, MapMode mode, long position, long size) throws IOException;
@@ -82,24 +49,12 @@ class MapTest {
             try {
                 buf = mapper.map(ch, mode, position, size);
             } catch (Exception e) {
-                return new Outcome(jdkClass(e), null, Files.size(p), false);
+                return Outcome.failed(e, Files.size(p));
             }
             byte[] bytes = new byte[buf.remaining()];
             buf.duplicate().get(bytes);
-            return new Outcome(null, bytes, Files.size(p), buf.isReadOnly());
+            return Outcome.returned(bytes, Files.size(p), buf.isReadOnly());
         }
-    }
-
-    /**
-     * The JDK class an exception is or extends: zcopy's {@link ErrnoException} is the JDK's
-     * {@code IOException} with the errno as a field, caught by the same {@code catch}.
-     */
-    private static String jdkClass(Throwable e) {
-        Class<?> c = e.getClass();
-        while (!c.getName().startsWith("java.")) {
-            c = c.getSuperclass();
-        }
-        return c.getName();
     }
 
     @Test
