@@ -100,6 +100,15 @@ def run_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.fixture
+def drained_pair(socket_pair):
+    """A connected socket pair whose second end a Drain thread reads: (writable end, drain)."""
+    a, b = socket_pair
+    drain = Drain(b)
+    drain.start()
+    return a, drain
+
+
 def forget_last_transfer() -> None:
     """Makes ``zcopy.last_transfer()`` in this thread read nothing moved (``0, "none"``) until
     zcopy moves something: a transfer of nothing, whose only system calls are the two checks."""

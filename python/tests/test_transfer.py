@@ -42,12 +42,10 @@ def test_count_is_clamped_and_end_of_file_gives_zero(data_file, tmp_path):
         assert zcopy.transfer_to(s, 0, 0, t) == 0
 
 
-def test_file_to_a_unix_socket_by_splice_and_sendfile(data_file, socket_pair):
+def test_file_to_a_unix_socket_by_splice_and_sendfile(data_file, drained_pair):
     # An AF_UNIX peer (socketpair): the planner splices large transfers through its pipe and
     # sends small ones with one sendfile.
-    a, b = socket_pair
-    drain = Drain(b)
-    drain.start()
+    a, drain = drained_pair
     with open(data_file(SIZE), "rb") as s:
         assert zcopy.transfer_all(s, 0, None, a) == SIZE
         assert zcopy.last_method() == "splice"
@@ -409,13 +407,11 @@ def test_last_transfer_reports_bytes_method_and_system_calls(data_file, tmp_path
         assert last.bytes == moved < 8 << 20 and last.would_block and last.method == "splice"
 
 
-def test_hints_follow_the_callers_descriptor_not_a_duplicates_number(data_file, tmp_path, socket_pair):
+def test_hints_follow_the_callers_descriptor_not_a_duplicates_number(data_file, tmp_path, drained_pair):
     # Large and blocking transfers work on duplicated descriptors, whose numbers are reused for
     # every kind of target. Core keeps its method hint under the caller's number (hint_key), so a
     # socket transfer leaves no socket route behind for the file that gets the next duplicate.
-    a, b = socket_pair
-    drain = Drain(b)
-    drain.start()
+    a, drain = drained_pair
     with open(data_file(SIZE), "rb") as s:
         assert zcopy.transfer_all(s, 0, None, a) == SIZE
         assert zcopy.last_method() == "splice"
