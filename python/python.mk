@@ -1,4 +1,4 @@
-# The Python binding (issue 4): the `zcopy` package built with PyO3 + maturin into $(VENV).
+# The Python binding: the `zcopy` package built with PyO3 + maturin into $(VENV).
 # Included by the top-level Makefile, which defines ROOT, PYTHON, VENV, VPY, SIZE and the
 # *_TARGETS lists. Every target works from a fresh clone and is idempotent.
 
@@ -7,7 +7,7 @@ PY_WHEELS := $(ROOT)/target/wheels
 # Rebuilt when this file changes, so a new tool pin reaches existing checkouts.
 PY_TOOLS_STAMP := $(VENV)/.zcopy-python-tools
 PY_TOOLS := "maturin>=1.16,<2" "pytest>=8" "hypothesis>=6" "numpy>=1.26" "aiohttp>=3.14,<4" "uvloop>=0.21"
-# Long soak sizes (issue 6): `make soak-python`. The test suite runs a short version.
+# Long soak sizes: `make soak-python`. The test suite runs a short version.
 PY_SOAK_CYCLES ?= 1000000
 PY_SOAK_TRANSFERS ?= 100000
 

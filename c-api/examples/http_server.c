@@ -29,8 +29,10 @@
  * response leaves as one TCP segment, what nginx gets from tcp_nopush), then zc_transfer_to
  * (sendfile) from the offset reached, whenever the socket has room again. Each loop keeps its
  * open files in a small cache, checked against stat() on every request. The tuning switches
- * change one of these choices each, to measure what it is worth (make bench-c-http; the results
- * are in c-api/README.md). The request parsing is in http_request.c.
+ * change one of these choices each, to measure what it is worth (make bench-c-http prints each
+ * variant against nginx). The defaults are the shape that scales when the server has its cores
+ * to itself, and the one nginx uses (listen ... reuseport): a shared listener with EPOLLEXCLUSIVE
+ * spreads connections unevenly between the loops. The request parsing is in http_request.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -138,7 +140,7 @@ static size_t root_real_len;
 static atomic_bool stopping;
 static atomic_bool no_openat2; /* set once openat2 turned out unavailable */
 
-/* Tuning switches, for measuring what each choice is worth (see c-api/README.md). */
+/* Tuning switches, for measuring what each choice is worth (make bench-c-http). */
 static int opt_cache = FILE_CACHE; /* files kept open per loop; 0: open, fstat, close per request */
 static bool opt_shared_listener;   /* one listener in every loop's selector with EPOLLEXCLUSIVE */
 static bool opt_no_more;           /* header with a plain send, not MSG_MORE before the body */

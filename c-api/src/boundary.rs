@@ -201,6 +201,9 @@ pub(crate) unsafe fn slice_mut<'a>(ptr: *mut u8, len: usize, param: &'static str
 ///
 /// The descriptor belongs to the caller, who must keep it open for the duration of the call (a
 /// number closed by another thread meanwhile is the same bug it would be with the system call).
+/// The C API does not guard against that with duplicates, as the Python binding does: a `dup`
+/// and a `close` per call cost more than a small transfer, and a C program that shares
+/// descriptors between threads can duplicate them itself.
 pub(crate) fn c_fd(raw: c_int) -> BorrowedFd<'static> {
     // SAFETY: the number is only passed to system calls, which report EBADF for a number that is
     // not open; the caller keeps it open for the call, as every function's documentation requires.

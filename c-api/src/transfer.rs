@@ -106,8 +106,10 @@ unsafe fn transfer(
 ///   0 bytes when nothing fitted). Not an error. `EINTR` is retried.
 /// - A peer that has gone gives `ZC_ERR_IO` with `EPIPE`/`ECONNRESET`, never a `SIGPIPE` death
 ///   (when `SIGPIPE` is not ignored, it is blocked around the call and a pending one consumed).
-/// - The method is probed per descriptor kind, fastest first: `copy_file_range`, `sendfile`,
-///   `splice`, mmap + `write`, `read`/`write`; `out->method` says which one ran.
+/// - The route depends on the pair of descriptors: `copy_file_range` between files (`sendfile`
+///   on tmpfs), mmap + `write` to a TCP peer on this host and `splice` to an `AF_UNIX` peer for
+///   64 KiB and more, `sendfile` to other targets and for smaller transfers to sockets; a route
+///   that cannot serve the pair falls through to the next. `out->method` says which one ran.
 ///
 /// The descriptors stay the caller's, who keeps them open during the call.
 ///

@@ -11,7 +11,7 @@ Prints four tables, each with ratios against the stdlib baseline measured in the
 4. ``select()`` with 1,000 registered sockets of which 10 are ready, ``zcopy.EpollSelector`` vs
    ``selectors.EpollSelector``.
 
-Targets (issue 4): throughput at least that of ``os.sendfile``; 4 KiB calls at most 1.2x its
+Targets: throughput at least that of ``os.sendfile``; 4 KiB calls at most 1.2x its
 cost; region reads at least 0.95x ``mmap.mmap``; the selector at least 1.5x faster.
 """
 
