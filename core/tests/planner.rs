@@ -31,10 +31,15 @@ fn a_loopback_peer_gets_mmap_write_for_large_transfers_and_sendfile_for_small_on
     assert_eq!(t.syscalls, 1, "the small route is remembered with the large one");
     let t = transfer_all(src.as_fd(), 0, 1 << 20, client.as_fd()).unwrap();
     assert_eq!(t.method, TransferMethod::MmapWrite);
+    // "Everything" from near the end: what is left is small, and one sendfile moves it.
+    let tail = data.len() as u64 - 10_000;
+    let t = transfer_all(src.as_fd(), tail, u64::MAX, client.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (10_000, TransferMethod::Sendfile));
     drop(client);
     let got = reader.join().unwrap();
     assert_eq!(&got[..data.len()], &data[..]);
     assert_eq!(&got[data.len()..data.len() + 4096], &data[..4096]);
+    assert_eq!(&got[data.len() + 4096 + (1 << 20)..], &data[tail as usize..]);
 }
 
 /// An AF_UNIX peer takes page references: `splice` through a large pipe for large transfers,

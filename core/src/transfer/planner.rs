@@ -217,7 +217,7 @@ fn done(route: Route, p: Progress) -> Transfer {
     Transfer {
         bytes: p.bytes,
         method: if p.bytes > 0 || p.would_block {
-            route.method()
+            p.by.unwrap_or(route.method())
         } else {
             TransferMethod::None
         },

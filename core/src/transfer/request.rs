@@ -339,6 +339,7 @@ impl<'h> TransferRequest<'h> {
         if asked > 0 || self.header.is_empty() {
             job.position = position + total.bytes;
             job.count = asked;
+            job.automatic = self.method.is_none();
             let key = hint_key.unwrap_or_else(|| job.stream().as_raw_fd());
             let body = match planner::run(&job, self.method, key) {
                 Ok(body) => body,

@@ -9,7 +9,8 @@ use memmap2::MmapOptions;
 use nix::unistd::{lseek, Whence};
 
 use super::super::job::{failed, is_fallback_errno, Direction, Job, Step};
-use super::Route;
+use super::super::method::TransferMethod;
+use super::{Route, LARGE};
 use crate::{Error, Result};
 
 /// The mapped route maps the source in chunks of this size (as the JDK does).
@@ -141,9 +142,22 @@ fn step_of(job: &Job<'_>, copied: Copied) -> Result<Step> {
 }
 
 /// A transfer to: the source's range at the job's position, written at the target's own position.
+/// What is left of the file may be less than the count asked (a count of "everything" near the
+/// end of a small file): under [`LARGE`] a mapping costs more than it saves, and, unless this
+/// method was forced, one `sendfile` moves it (where the target takes `sendfile`; an append-mode
+/// file does not).
 fn to(job: &Job<'_>) -> Result<Step> {
     let size = job.fstat(job.src)?.size;
     let end = size.min(job.position + job.count);
+    if job.automatic && end.saturating_sub(job.position) < LARGE {
+        let small = Job::new(job.src, job.dst, job.position, end - job.position, job.dir);
+        let step = super::sendfile::run(&small);
+        job.tick(small.calls());
+        if let Ok(Step::Moved(mut p)) = step {
+            p.by = Some(TransferMethod::Sendfile);
+            return Ok(Step::Moved(p));
+        }
+    }
     step_of(job, copy_chunks(job, job.position, end, None))
 }
 
