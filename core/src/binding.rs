@@ -222,6 +222,16 @@ pub fn is_regular_file(fd: BorrowedFd<'_>) -> io::Result<bool> {
     Ok(sys::fstat(fd.as_raw_fd())?.kind == FdKind::File)
 }
 
+/// Whether no system call on `fd` waits for another party: a seekable descriptor (regular
+/// files, block devices, `/dev/null`, `/dev/zero`) waits only for the disk, never for a reader or
+/// writer. Pipes, sockets, FIFOs and terminals cannot seek. One `lseek` by 0, which only reads the
+/// offset (cheaper than `fstat`, which goes through `fstatat(fd, "", AT_EMPTY_PATH)`); false for a
+/// number that is not open.
+pub fn never_waits(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: lseek takes no pointers; a number that is not open fails with EBADF.
+    unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_CUR) >= 0 }
+}
+
 /// Waits, with no timeout, until `fd` is ready for `events` (`POLLIN`, `POLLOUT`), retrying
 /// `EINTR`.
 ///
@@ -303,6 +313,9 @@ mod tests {
         assert!(is_regular_file(f.as_fd()).unwrap());
         let (s, _t) = std::os::unix::net::UnixStream::pair().unwrap();
         assert!(!is_regular_file(s.as_fd()).unwrap());
+        assert!(never_waits(f.as_fd()) && !never_waits(s.as_fd()));
+        let null = std::fs::File::options().write(true).open("/dev/null").unwrap();
+        assert!(never_waits(null.as_fd()), "a character device that can seek");
         wait_ready(s.as_fd(), libc::POLLOUT).unwrap();
         // SAFETY: NEVER_OPEN is not open; only system calls see it.
         let closed = unsafe { borrow_fd(NEVER_OPEN) };

@@ -86,9 +86,8 @@ fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
         // whose gettimeout() is 0: non-blocking).
         return has_timeout(obj);
     }
-    // SAFETY: lseek by 0 from the current offset only reads the offset (fstat costs more: it
-    // goes through the path lookup of fstatat(fd, "", AT_EMPTY_PATH)).
-    if unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0 {
+    // SAFETY: only system calls see the number, and a number that is not open makes them fail.
+    if zcopy::binding::never_waits(unsafe { zcopy::binding::borrow_fd(fd) }) {
         return true;
     }
     // SAFETY: F_GETFL takes no argument and touches no memory.
