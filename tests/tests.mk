@@ -60,3 +60,18 @@ showcase: xfs-deps demo-deps $(filter c-build py-build java-build java-examples 
 TEST_TARGETS += test-readme
 test-readme: $(filter c-build py-build java-build,$(BUILD_TARGETS))
 	cd tests/readme && $(VPY) -m pytest -q -p no:cacheprovider test_readme.py
+
+# The per-call cost of each binding against a base revision, built beside this checkout in
+# target/base (a git worktree): make bench-compare BASE=<revision>.
+.PHONY: bench-compare
+BASE ?=
+BASE_DIR := $(ROOT)/target/base
+bench-compare: c-build py-build java-build
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<revision>"; exit 2; }
+	@if [ -d $(BASE_DIR) ]; then git -C $(BASE_DIR) checkout -q --detach $(BASE); \
+	  else git worktree add -q --detach $(BASE_DIR) $(BASE); fi
+	@[ -d $(BASE_DIR)/.tools ] || cp -a $(TOOLS) $(BASE_DIR)/ 2>/dev/null || true
+	$(MAKE) -C $(BASE_DIR) --no-print-directory c-build py-build java-build
+	@mkdir -p $(BENCH_OUT)
+	$(PYTHON) tests/bench_compare/compare.py --base $(BASE_DIR) | tee $(BENCH_OUT)/bench-compare.md
+	$(call RECORD,bench-compare,make bench-compare BASE=$(BASE),Per-call cost against a base revision)
