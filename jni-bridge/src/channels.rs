@@ -20,8 +20,10 @@
 //!
 //! - only around system calls that cannot block indefinitely: the caller (the Java side) picks
 //!   this guard only for regular files and for channels in non-blocking mode (and holds the
-//!   selectable channel's `blockingLock()` meanwhile, so the mode cannot change under it);
-//!   `epoll_ctl`, `fcntl`, `fstat` and `mmap` qualify on any descriptor;
+//!   selectable channel's `blockingLock()` meanwhile, so the mode cannot change under it), and
+//!   for a blocking channel on a virtual thread once the JDK made its descriptor non-blocking for
+//!   good ([`Channel::forced_non_blocking`], checked here); `epoll_ctl`, `fcntl`, `fstat` and
+//!   `mmap` qualify on any descriptor;
 //! - two channels are locked in the order of their descriptor numbers, and not at all when the
 //!   numbers are equal. JDK close paths take a second channel's close lock only through
 //!   `FileDescriptor.closeAll` (streams sharing one `FileDescriptor`, whose channels all hold one

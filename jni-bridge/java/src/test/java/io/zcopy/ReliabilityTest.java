@@ -36,7 +36,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Issue 6 for Java: truncated files, vanished peers, channels closed under running calls,
+ * Truncated files, vanished peers, channels closed under running calls,
  * regions closed under readers. Every test ends with the JVM alive and zcopy still working.
  */
 class ReliabilityTest {
