@@ -236,7 +236,11 @@ final class Transfers {
                 if ((packed & WOULD_BLOCK) == 0) {
                     break;
                 }
-                Poller.await(sc, to ? Poller.WRITABLE : Poller.READABLE, file, other);
+                try {
+                    Poller.await(sc, to ? Poller.WRITABLE : Poller.READABLE, file, other);
+                } catch (ClosedChannelException e) {
+                    // Closed since the call above: answered below as a close while parked.
+                }
                 checkInterrupt();
                 if (!file.isOpen() || !other.isOpen()) {
                     if (moved == 0) {
