@@ -51,7 +51,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Threads: {@code select} runs on one thread at a time; {@code register}, the key methods,
  * {@link #wakeup()} and {@link #close()} may be called from any thread while it waits (the
  * kernel applies registrations at once, so unlike the JDK no wakeup is needed for a new
- * registration to count). {@link #selectedKeys()} is not thread-safe, as in the JDK.
+ * registration to count). {@link #selectedKeys()} is not thread-safe, as in the JDK. On a
+ * virtual thread (JDK 21+) a waiting {@code select} parks the thread instead of waiting in
+ * {@code epoll_wait}, and an interrupt ends it, as it ends a JDK {@code Selector}'s.
  */
 public final class EpollSelector implements Closeable {
     /** How a registration reports readiness. */

@@ -29,13 +29,13 @@ import java.util.Objects;
  */
 final class Transfers {
     /** The packed result's layout, as the native side packs it. */
-    static final long BYTES_MASK = (1L << 47) - 1;
+    private static final long BYTES_MASK = (1L << 47) - 1;
     private static final int SYSCALLS_SHIFT = 47;
     /** The system-call count's field saturates here; {@link Transfer#syscalls()} then says unknown. */
     private static final int SYSCALLS_MAX = (1 << 10) - 1;
     private static final int METHOD_SHIFT = 57;
     private static final long METHOD_BITS = 0xfL << METHOD_SHIFT;
-    static final long WOULD_BLOCK = 1L << 61;
+    private static final long WOULD_BLOCK = 1L << 61;
     private static final long HEADER_SHORT = 1L << 62;
     /** The buffer of the Java loop for channels without a descriptor (the JDK's size). */
     private static final int TRANSFER_SIZE = 8192;
