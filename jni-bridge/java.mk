@@ -9,6 +9,9 @@
 #                        (java-examples/target/zcopy-examples.jar: HttpFileServer for make test-http)
 #   make java-bench-build the benchmark artifact jni-bridge/bench/target/zcopy-bench.jar (JMH and
 #                        the showcase runner io.zcopy.bench.Runner; never shipped with zcopy)
+#   make bench-java-virtual  VirtualThreadFileServer with zcopy bodies against the JDK's transferTo,
+#                        with wrk, on the newest JDK (BENCH_VIRTUAL_ARGS="--duration 10" by default);
+#                        the tables go into BENCHMARKS.md
 
 MVN ?= mvn
 JAVA_DIR := $(ROOT)/jni-bridge
@@ -24,9 +27,9 @@ BUILD_TARGETS += java-build java-examples java-bench-build
 HTTP_SERVER_TARGETS += java-examples
 TEST_TARGETS += test-java
 SOAK_TARGETS += soak-java
-BENCH_TARGETS += bench-java
+BENCH_TARGETS += bench-java bench-java-virtual
 
-.PHONY: java-build java-tools test-java soak-java bench-java java-examples java-bench-build
+.PHONY: java-build java-tools test-java soak-java bench-java bench-java-virtual java-examples java-bench-build
 
 java-tools:
 	@command -v $(MVN) >/dev/null || { apt-get update -qq && apt-get install -y -qq maven; }
@@ -70,8 +73,24 @@ bench-java: java-bench-build
 		| tee $(BENCH_OUT)/bench-java.md
 	$(call RECORD,bench-java,make bench-java JMH_ARGS='$(JMH_ARGS)',Java: zcopy against the JDK (JMH))
 
+# wrk and the tables' writer come from tests/tests.mk (bench-deps, BENCH_OUT); virtual threads need
+# JDK 21+, so the servers run on $(JAVA_NEW_HOME).
+BENCH_VIRTUAL_ARGS ?=
+bench-java-virtual: bench-deps java-examples
+	@test -x "$(JAVA_NEW_HOME)/bin/java" || { echo "bench-java-virtual: needs a JDK 21+ in JAVA_NEW_HOME"; exit 2; }
+	mkdir -p $(BENCH_OUT)
+	JAVA=$(JAVA_NEW_HOME)/bin/java $(PYTHON) $(ROOT)/java-examples/bench/bench_virtual.py $(BENCH_VIRTUAL_ARGS) \
+	  | tee $(BENCH_OUT)/bench-java-virtual.md
+	$(PYTHON) tests/benchmarks_md.py bench-java-virtual \
+	  'make bench-java-virtual$(if $(BENCH_VIRTUAL_ARGS), BENCH_VIRTUAL_ARGS="$(BENCH_VIRTUAL_ARGS)")' \
+	  $(BENCH_OUT)/bench-java-virtual.md --title "Java virtual threads"
+
 java-examples: java-build
 	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) build
 
+# The smoke run on Java 17, then VirtualThreadFileServer under slow and stalled clients on the
+# newest JDK (virtual threads need 21+: skipped, saying so, without one).
 java-examples-smoke: java-examples
 	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) smoke
+	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) \
+	  JAVA_NEW=$(if $(JAVA_NEW_HOME),$(JAVA_NEW_HOME)/bin/java) check-virtual

@@ -20,8 +20,10 @@
 //!
 //! - only around system calls that cannot block indefinitely: the caller (the Java side) picks
 //!   this guard only for regular files and for channels in non-blocking mode (and holds the
-//!   selectable channel's `blockingLock()` meanwhile, so the mode cannot change under it);
-//!   `epoll_ctl`, `fcntl`, `fstat` and `mmap` qualify on any descriptor;
+//!   selectable channel's `blockingLock()` meanwhile, so the mode cannot change under it), and
+//!   for a blocking channel on a virtual thread once the JDK made its descriptor non-blocking for
+//!   good ([`Channel::forced_non_blocking`], checked here); `epoll_ctl`, `fcntl`, `fstat` and
+//!   `mmap` qualify on any descriptor;
 //! - two channels are locked in the order of their descriptor numbers, and not at all when the
 //!   numbers are equal. JDK close paths take a second channel's close lock only through
 //!   `FileDescriptor.closeAll` (streams sharing one `FileDescriptor`, whose channels all hold one
@@ -72,6 +74,9 @@ const CHANNEL_CLASSES: [&str; 6] = [
 struct ChannelClass {
     class: Global<JClass<'static>>,
     fd_field: JFieldID,
+    /// `forcedNonBlocking` (JDK 21+): set once a virtual thread made the descriptor non-blocking
+    /// for good (the JDK never makes it blocking again); `None` where the class has no such field.
+    forced_non_blocking: Option<JFieldID>,
 }
 
 struct Ids {
@@ -102,8 +107,13 @@ pub(crate) fn init(env: &mut Env<'_>) -> Result<()> {
                 jni::jni_sig!("Ljava/io/FileDescriptor;"),
             )
             .map_err(|e| missing(&format!("{name}.fd"), e))?;
+        let forced_non_blocking = optional_field(env, &class, "forcedNonBlocking", jni::jni_sig!("Z"));
         let class = env.new_global_ref(&class)?;
-        classes.push(ChannelClass { class, fd_field });
+        classes.push(ChannelClass {
+            class,
+            fd_field,
+            forced_non_blocking,
+        });
     }
     let fd_int = env
         .get_field_id(
@@ -124,22 +134,29 @@ pub(crate) fn init(env: &mut Env<'_>) -> Result<()> {
 
 /// `AbstractInterruptibleChannel`'s `closeLock` and `closed`, if this JDK has them (8 to 25 do).
 fn close_lock_fields(env: &mut Env<'_>) -> Option<(JFieldID, JFieldID)> {
-    let class = JNIString::new("java/nio/channels/spi/AbstractInterruptibleChannel");
-    let lock = env
-        .get_field_id(
-            &class,
-            JNIString::new("closeLock"),
-            jni::jni_sig!("Ljava/lang/Object;"),
-        )
-        .ok();
-    let closed = env
-        .get_field_id(&class, JNIString::new("closed"), jni::jni_sig!("Z"))
-        .ok();
+    let class = env
+        .find_class(JNIString::new(
+            "java/nio/channels/spi/AbstractInterruptibleChannel",
+        ))
+        .ok()?;
+    let lock = optional_field(env, &class, "closeLock", jni::jni_sig!("Ljava/lang/Object;"));
+    let closed = optional_field(env, &class, "closed", jni::jni_sig!("Z"));
+    lock.zip(closed)
+}
+
+/// A field this JDK may not have: `None` (and no pending exception) where it is missing.
+fn optional_field(
+    env: &mut Env<'_>,
+    class: &JClass<'_>,
+    name: &str,
+    sig: jni::signature::FieldSignature<'_>,
+) -> Option<JFieldID> {
+    let id = env.get_field_id(class, JNIString::new(name), sig).ok();
     if env.exception_check() {
-        // A lookup failure left an error pending: the duplicate guard will do.
+        // The lookup failure left a NoSuchFieldError pending: the caller does without.
         env.exception_clear();
     }
-    lock.zip(closed)
+    id
 }
 
 /// Whether this JDK's channels have the close lock the lock guard needs.
@@ -212,6 +229,8 @@ pub(crate) struct Channel<'a, 'l> {
     /// The channel's `java.io.FileDescriptor` (a final field, read once), a local reference of
     /// the running native call; null if the channel has none.
     fdo: jni::sys::jobject,
+    /// The class's `forcedNonBlocking` field, where it has one.
+    forced_non_blocking: Option<JFieldID>,
     _obj: std::marker::PhantomData<&'a JObject<'l>>,
 }
 
@@ -233,6 +252,7 @@ impl<'a, 'l> Channel<'a, 'l> {
                     env: raw_env,
                     obj: obj.as_raw(),
                     fdo,
+                    forced_non_blocking: c.forced_non_blocking,
                     _obj: std::marker::PhantomData,
                 }));
             }
@@ -324,6 +344,16 @@ impl<'a, 'l> Channel<'a, 'l> {
         // extend AbstractInterruptibleChannel, where `lock` (type Object) was looked up.
         let obj = unsafe { raw::object_field(self.env, self.obj, lock.into_raw()) };
         Ok((!obj.is_null()).then_some(obj))
+    }
+
+    /// Whether a virtual thread made the channel's descriptor non-blocking for good (JDK 21+
+    /// `forcedNonBlocking`): the JDK never makes it blocking again, so no system call on it
+    /// waits, whatever the channel's blocking mode.
+    pub(crate) fn forced_non_blocking(&self) -> bool {
+        self.forced_non_blocking.is_some_and(|field| {
+            // SAFETY: `obj` is a live instance of the class whose boolean field `field` is.
+            unsafe { raw::boolean_field(self.env, self.obj, field.into_raw()) }
+        })
     }
 
     /// Whether `close()` has begun (exact while holding the close lock).

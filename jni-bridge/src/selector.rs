@@ -5,12 +5,12 @@
 //! token (a key id that is never reused), so events map back to keys without a descriptor
 //! table and a stale event for a cancelled key is simply ignored.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use jni::objects::{JIntArray, JLongArray, JObject};
-use jni::sys::{jint, jlong};
+use jni::sys::{jboolean, jint, jlong};
 use zcopy::{Events, Interest, Mode, Selector, Token};
 
 use crate::channels::Channel;
@@ -102,7 +102,8 @@ natives! {
 
     /// `Native.selectorSelect(long h, long timeoutMillis, long[] tokens, int[] events)`: waits
     /// (`timeoutMillis` < 0: no limit; 0: poll) and writes up to `tokens.length` ready tokens
-    /// and their raw epoll event bits. Returns how many.
+    /// and their raw epoll event bits. Returns how many, with [`WOKEN`] set when a poll (0)
+    /// consumed a wake-up.
     fn selector_select = "selectorSelect"(
         e,
         h: jlong,
@@ -111,17 +112,72 @@ natives! {
         events: JIntArray<'l>,
     ) -> jint {
         let hd = handle(h)?;
-        let timeout = u64::try_from(timeout_millis).ok().map(Duration::from_millis);
         let mut buf = hd.events.lock().unwrap_or_else(|p| p.into_inner());
-        let n = hd.selector.select(&mut buf, timeout)?;
+        let (n, woken) = match u64::try_from(timeout_millis) {
+            Ok(0) => {
+                let selected = hd.selector.select_once(&mut buf, Some(Duration::ZERO))?;
+                (selected.events, selected.woken)
+            }
+            wait => (hd.selector.select(&mut buf, wait.ok().map(Duration::from_millis))?, false),
+        };
         let n = n.min(tokens.len(e)?).min(events.len(e)?);
         let (toks, evs): (Vec<jlong>, Vec<jint>) =
             buf.iter().take(n).map(|ev| (ev.token().0 as jlong, ev.raw() as jint)).unzip();
         tokens.set_region(e, 0, &toks)?;
         events.set_region(e, 0, &evs)?;
-        Ok(n as jint)
+        Ok(n as jint | if woken { WOKEN } else { 0 })
+    }
+
+    /// `Native.selectorDescriptor(long h)`: the epoll descriptor, which is readable while events
+    /// are ready (or a wake-up is pending), for a poller to watch on a virtual thread's behalf.
+    fn selector_descriptor = "selectorDescriptor"(_e, h: jlong) -> jint {
+        Ok(handle(h)?.selector.as_raw_fd())
+    }
+
+    /// `Native.selectorArm(long h, Object channel, int fd, int interest, long token)`: a one-shot
+    /// registration for a poller, on a duplicate of `channel`'s descriptor when `channel` is not
+    /// null, else on `fd`. Returns the descriptor registered: the duplicate belongs to the caller
+    /// from here on and goes with [`selectorDisarm`](selector_disarm).
+    ///
+    /// A duplicate, not the channel's own number: the registration lives while the thread waits,
+    /// and the number could be closed and reused by another file meanwhile; the caller's own
+    /// duplicate cannot, so the later `EPOLL_CTL_DEL` can only ever remove this registration.
+    fn selector_arm = "selectorArm"(
+        e, h: jlong, channel: JObject<'l>, fd: jint, interest: jint, token: jlong,
+    ) -> jint {
+        let sel = &handle(h)?.selector;
+        let interest = Interest::from_bits(interest as u32)?;
+        let owned = if channel.is_null() {
+            None
+        } else {
+            Some(Channel::require(e, &channel, "the channel")?.duplicate("poll")?.fd)
+        };
+        let number = owned.as_ref().map_or(fd, |dup| dup.as_raw_fd());
+        // SAFETY: `number` is the duplicate made above, or a descriptor the caller owns for the
+        // registration's life (a selector's epoll descriptor, held by its handle guard).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(number) };
+        sel.register(borrowed, Token(token as u64), interest, Mode::ONESHOT)?;
+        Ok(owned.map_or(number, IntoRawFd::into_raw_fd))
+    }
+
+    /// `Native.selectorDisarm(long h, int fd, boolean close)`: ends a registration made by
+    /// [`selectorArm`](selector_arm) (fired or not) and closes the duplicate when `close`.
+    fn selector_disarm = "selectorDisarm"(_e, h: jlong, fd: jint, close: jboolean) {
+        // SAFETY: the caller owns `fd` (its duplicate, or a descriptor held for the call); when
+        // `close`, it hands it over here and never uses the number again.
+        let owned = close.then(|| unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: as above: `fd` is open until `owned` drops, after the deregistration.
+        let removed = handle(h)?.selector.deregister(unsafe { BorrowedFd::borrow_raw(fd) });
+        drop(owned);
+        match removed {
+            Err(err) if err.raw_os_error() != Some(libc::ENOENT) => Err(err.into()),
+            _ => Ok(()),
+        }
     }
 }
+
+/// Bit 30 of `selectorSelect`'s result: the poll consumed a wake-up.
+const WOKEN: jint = 1 << 30;
 
 /// One `epoll_ctl`: op 0 = add, 1 = modify, 2 = delete (a registration already gone is fine).
 fn ctl(

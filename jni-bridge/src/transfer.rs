@@ -54,6 +54,10 @@ const BLOCKING: jint = 1;
 /// `Native.transfer`'s `flags`: the Java side vouches that no system call of this transfer can
 /// block indefinitely, so the close locks may be held.
 const GUARD_LOCK: jint = 2;
+/// `Native.transfer`'s `flags`, with [`BLOCKING`]: move all that can move without waiting, and
+/// return with `would_block` where the blocking call would wait (a virtual thread, which waits
+/// by parking in Java instead of holding its carrier in `poll`).
+const NO_WAIT: jint = 4;
 
 fn forced_method(code: jint) -> Result<Option<TransferMethod>> {
     match u32::try_from(code).ok().map(TransferMethod::from_code) {
@@ -131,16 +135,23 @@ struct JavaDescriptors<'a, 'b, 'l, 'e> {
     channels: [&'a Channel<'b, 'l>; 2],
     lending: Lending<'a, 'b, 'l>,
     dir: Direction,
-    /// The Java channel is blocking: the call waits (`poll` on the duplicate) until done.
+    /// The Java channel is blocking: the call moves everything, waiting (`poll` on the
+    /// duplicate) unless [`NO_WAIT`].
     blocking: bool,
+    wait: bool,
     op: &'static str,
     steps: u32,
     progress: Transfer,
 }
 
 impl<'a, 'b, 'l, 'e> JavaDescriptors<'a, 'b, 'l, 'e> {
-    /// Chooses the guard: the close locks when `lock` (the Java side's word that no system call
-    /// can block indefinitely) and the JDK has them, else duplicates.
+    /// Chooses the guard: the close locks when [`GUARD_LOCK`] (the Java side's word that no
+    /// system call can block indefinitely) and the JDK has them, else duplicates.
+    ///
+    /// A blocking channel served [`NO_WAIT`] (a virtual thread's) takes the close locks only
+    /// once the JDK made its descriptor non-blocking for good (`forcedNonBlocking`, which the
+    /// Java side asks for first): otherwise a system call on it could block while the lock is
+    /// held, and `close()` would wait for it.
     fn new(
         env: &'a mut Env<'e>,
         channels: [&'a Channel<'b, 'l>; 2],
@@ -149,7 +160,10 @@ impl<'a, 'b, 'l, 'e> JavaDescriptors<'a, 'b, 'l, 'e> {
         op: &'static str,
     ) -> Result<Self> {
         let [file, other] = channels;
-        let locked = if flags & GUARD_LOCK != 0 {
+        let blocking = flags & BLOCKING != 0;
+        let wait = blocking && flags & NO_WAIT == 0;
+        let lockable = flags & GUARD_LOCK != 0 && (!blocking || wait || other.forced_non_blocking());
+        let locked = if lockable {
             LockPair::new(file, other, op)?
         } else {
             None
@@ -173,7 +187,8 @@ impl<'a, 'b, 'l, 'e> JavaDescriptors<'a, 'b, 'l, 'e> {
             channels,
             lending,
             dir,
-            blocking: flags & BLOCKING != 0,
+            blocking,
+            wait,
             op,
             steps: 0,
             progress: Transfer::NONE,
@@ -240,7 +255,7 @@ impl Descriptors for JavaDescriptors<'_, '_, '_, '_> {
 
     fn wait(&mut self, dir: Direction) -> Result<bool> {
         match &mut self.lending {
-            Lending::Duplicated(pair) if self.blocking => Ok(pair.wait(dir)?),
+            Lending::Duplicated(pair) if self.wait => Ok(pair.wait(dir)?),
             _ => Ok(false),
         }
     }

@@ -2,13 +2,17 @@ package io.zcopy.examples;
 
 import io.zcopy.EpollSelector;
 import io.zcopy.ZeroCopy;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A minimal HTTP/1.1 static file server on zcopy: one event loop per core, each on its own
@@ -57,31 +61,15 @@ import java.util.List;
 public final class HttpFileServer {
     private HttpFileServer() {}
 
+    private static final String USAGE = "HttpFileServer --root DIR --port PORT [--threads N] [--addr 127.0.0.1]";
+
     public static void main(String[] args) throws Exception {
-        Path root = null;
-        int port = 8080;
-        int threads = Runtime.getRuntime().availableProcessors();
-        String addr = "127.0.0.1";
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (i + 1 >= args.length) {
-                usage("missing value for " + a);
-            }
-            switch (a) {
-                case "--root" -> root = Path.of(args[++i]);
-                case "--port" -> port = Integer.parseInt(args[++i]);
-                case "--threads" -> threads = Math.max(1, Integer.parseInt(args[++i]));
-                case "--addr" -> addr = args[++i];
-                default -> usage("unknown argument " + a);
-            }
-        }
-        if (root == null) {
-            usage("--root is required");
-        }
-        Path realRoot = root.toRealPath();
-        if (!Files.isDirectory(realRoot)) {
-            usage(root + " is not a directory");
-        }
+        Map<String, String> o = options(args, USAGE, "--root", "--port", "--threads", "--addr");
+        int port = Integer.parseInt(o.getOrDefault("--port", "8080"));
+        int threads = Math.max(1, Integer.parseInt(o.getOrDefault("--threads",
+                String.valueOf(Runtime.getRuntime().availableProcessors()))));
+        String addr = o.getOrDefault("--addr", "127.0.0.1");
+        Path realRoot = root(o, USAGE);
         ignoreSigpipe();
         List<HttpLoop> loops = new ArrayList<>();
         int bound = port;
@@ -119,9 +107,33 @@ public final class HttpFileServer {
         }
     }
 
-    private static void usage(String why) {
-        System.err.println("HttpFileServer: " + why);
-        System.err.println("usage: HttpFileServer --root DIR --port PORT [--threads N] [--addr 127.0.0.1]");
+    /**
+     * The {@code --name value} options of a server's command line, of the {@code names} given;
+     * anything else, or a name without a value, ends the program with {@code usage}.
+     */
+    static Map<String, String> options(String[] args, String usage, String... names) {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 0; i < args.length; i += 2) {
+            if (!Arrays.asList(names).contains(args[i]) || i + 1 >= args.length) {
+                usage(usage, "unknown argument or missing value: " + args[i]);
+            }
+            options.put(args[i], args[i + 1]);
+        }
+        return options;
+    }
+
+    /** The {@code --root} option: an existing directory, its real path. */
+    static Path root(Map<String, String> options, String usage) throws IOException {
+        String root = options.get("--root");
+        if (root == null || !Files.isDirectory(Path.of(root))) {
+            usage(usage, "--root DIR is required: a directory");
+        }
+        return Path.of(root).toRealPath();
+    }
+
+    static void usage(String usage, String why) {
+        System.err.println(usage.substring(0, usage.indexOf(' ')) + ": " + why);
+        System.err.println("usage: " + usage);
         System.exit(2);
     }
 

@@ -371,7 +371,7 @@ final class HttpLoop implements Runnable {
         if (headEnd < 0) {
             if (c.start == 0 && c.end == c.in.length) { // a head larger than we take
                 c.start = c.end = 0;
-                respondError(c, 400, false, HttpRequest.startsWith(c.in, 0, c.in.length, "HEAD "), "");
+                reply(c, Reply.error(400, false, false, HttpRequest.startsWith(c.in, 0, c.in.length, "HEAD "), "", date));
                 return true;
             }
             return false;
@@ -386,55 +386,27 @@ final class HttpLoop implements Runnable {
             }
             parsed.put(head, p);
         }
-        c.keep = p.keep();
-        if (p.status() != 0) {
-            if (HttpResponses.closes(p.status())) {
-                c.start = c.end = 0; // the stream cannot be trusted any further
-            } else {
-                c.discard = p.contentLength();
-            }
-            respondError(c, p.status(), p.http10(), p.head(), HttpResponses.errorExtra(p.status()));
-            return true;
-        }
-        c.discard = p.contentLength();
-        ServedFile f = files.open(p.path());
-        if (f == null) {
-            respondError(c, 404, p.http10(), p.head(), "");
-            return true;
-        }
-        long size = f.size;
-        long first = 0;
-        long stop = size;
-        long[] r = p.range() == null ? null : HttpRequest.parseRange(p.range(), size);
-        if (r == null) {
-            c.out = ByteBuffer.wrap(f.header(p.keep(), p.http10(), date));
-        } else if (r.length == 0) {
-            respondError(c, 416, p.http10(), p.head(), "Content-Range: bytes */" + size + "\r\n");
-            return true;
+        if (HttpResponses.closes(p.status())) {
+            c.start = c.end = 0; // the stream cannot be trusted any further
         } else {
-            first = r[0];
-            stop = r[1] + 1;
-            c.out = ByteBuffer.wrap(HttpResponses.header(206, stop - first, p.keep(), p.http10(),
-                    "Content-Range: bytes " + first + "-" + r[1] + "/" + size + "\r\n", date));
+            c.discard = p.contentLength();
         }
-        if (!p.head() && stop > first) {
-            f.use();
-            c.file = f;
-            c.pos = first;
-            c.stop = stop;
-        }
+        reply(c, Reply.to(p, files, date));
         return true;
     }
 
-    /** Sets up an error reply (see {@link HttpResponses#error}) in place of any response in progress. */
-    private void respondError(Conn c, int status, boolean http10, boolean head, String extra) {
-        if (HttpResponses.closes(status)) {
-            c.keep = false;
-        }
-        c.out = ByteBuffer.wrap(HttpResponses.error(status, c.keep, http10, head, extra, date));
+    /** Sets up {@code r} as the connection's response, in place of any response in progress. */
+    private static void reply(Conn c, Reply r) {
         if (c.file != null) {
             c.file.release();
-            c.file = null;
+        }
+        c.keep = r.keep();
+        c.out = ByteBuffer.wrap(r.head());
+        c.file = r.file();
+        if (c.file != null) {
+            c.file.use();
+            c.pos = r.first();
+            c.stop = r.stop();
         }
     }
 }

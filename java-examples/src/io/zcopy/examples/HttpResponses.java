@@ -27,6 +27,25 @@ final class HttpResponses {
         };
     }
 
+    /** A second's {@code Date} line. */
+    private record DateLine(long second, byte[] line) {}
+
+    private static volatile DateLine now = new DateLine(-1, new byte[0]);
+
+    /**
+     * The {@code Date} line of the current second, made once a second for every thread: the same
+     * array all second, so heads built with it (see {@link ServedFile#header}) are reused.
+     */
+    static byte[] currentDate() {
+        long second = System.currentTimeMillis() / 1000;
+        DateLine d = now;
+        if (d.second() != second) {
+            d = new DateLine(second, date(second));
+            now = d;
+        }
+        return d.line();
+    }
+
     /** The {@code Date} header line for the second {@code epochSecond}. */
     static byte[] date(long epochSecond) {
         String d = DateTimeFormatter.RFC_1123_DATE_TIME.format(
@@ -69,7 +88,7 @@ final class HttpResponses {
         return status == 400 || status == 505;
     }
 
-    /** The extra header lines of an error reply to {@code request} (405: the methods allowed). */
+    /** The extra header lines of an error reply with {@code status} (405: the methods allowed). */
     static String errorExtra(int status) {
         return status == 405 ? "Allow: GET, HEAD\r\n" : "";
     }

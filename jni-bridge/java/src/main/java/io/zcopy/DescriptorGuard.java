@@ -13,9 +13,10 @@ import java.util.WeakHashMap;
  *   <li>{@link Native#GUARD_LOCK}: the native side holds each channel's close lock (the monitor
  *       {@code AbstractInterruptibleChannel.close()} runs under) around each system call, so a
  *       concurrent {@code close()} waits for it. No system call of its own. Only where no system
- *       call can block indefinitely, or {@code close()} would hang with it: regular files, and
+ *       call can block indefinitely, or {@code close()} would hang with it: regular files,
  *       selectable channels in non-blocking mode (whose {@code blockingLock()} the caller holds
- *       meanwhile, so the mode cannot change);
+ *       meanwhile, so the mode cannot change), and blocking ones on a virtual thread once the JDK
+ *       made their descriptor non-blocking for good (the native side checks that);
  *   <li>{@link Native#GUARD_DUP}: the native side works on duplicates of the descriptors (three
  *       system calls per transfer): blocking sockets and pipes, FIFOs and terminals opened as
  *       {@code FileChannel}s.

@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * An epoll selector for the JDK's selectable channels, with the {@link java.nio.channels.Selector}
@@ -50,7 +51,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threads: {@code select} runs on one thread at a time; {@code register}, the key methods,
  * {@link #wakeup()} and {@link #close()} may be called from any thread while it waits (the
  * kernel applies registrations at once, so unlike the JDK no wakeup is needed for a new
- * registration to count). {@link #selectedKeys()} is not thread-safe, as in the JDK.
+ * registration to count). {@link #selectedKeys()} is not thread-safe, as in the JDK. On a
+ * virtual thread (JDK 21+) a waiting {@code select} parks the thread instead of waiting in
+ * {@code epoll_wait}, and an interrupt ends it, as it ends a JDK {@code Selector}'s.
  */
 public final class EpollSelector implements Closeable {
     /** How a registration reports readiness. */
@@ -90,7 +93,8 @@ public final class EpollSelector implements Closeable {
     private final Set<Key> selectedView = new UngrowableSet<>(selected);
     private final long[] tokens;
     private final int[] events;
-    private final Object selectLock = new Object();
+    /** One select at a time; a lock a virtual thread may park under without holding its carrier (JDK 21+). */
+    private final ReentrantLock selectLock = new ReentrantLock();
     private int sweepAt = 64;
 
     private EpollSelector(long handle, int capacity) {
@@ -239,7 +243,8 @@ public final class EpollSelector implements Closeable {
     }
 
     private int doSelect(long timeout) throws IOException {
-        synchronized (selectLock) {
+        selectLock.lock();
+        try {
             ensureOpen();
             dropCancelled();
             if (!guard.acquire()) {
@@ -247,7 +252,8 @@ public final class EpollSelector implements Closeable {
             }
             int n;
             try {
-                n = Native.selectorSelect(guard.handle(), timeout, tokens, events);
+                n = timeout != 0 && VirtualThreads.current() ? parkingSelect(timeout)
+                        : Native.selectorSelect(guard.handle(), timeout, tokens, events) & ~Native.WOKEN;
             } finally {
                 guard.release();
                 Reference.reachabilityFence(this);
@@ -282,6 +288,31 @@ public final class EpollSelector implements Closeable {
             }
             dropCancelled();
             return updated;
+        } finally {
+            selectLock.unlock();
+        }
+    }
+
+    /**
+     * A waiting select on a virtual thread, which must not wait in {@code epoll_wait} (that
+     * would hold its carrier): polls, and while nothing is ready parks on the {@link Poller}
+     * until the epoll descriptor is readable (an event, or a wake-up pending), the timeout
+     * passes, the selector closes, or the thread is interrupted, which ends a JDK selector's
+     * select too. The handle is held by the caller throughout.
+     */
+    private int parkingSelect(long timeoutMillis) throws IOException {
+        long deadline = timeoutMillis < 0 ? 0 : (System.nanoTime() + timeoutMillis * 1_000_000) | 1;
+        int epoll = Native.selectorDescriptor(guard.handle());
+        for (;;) {
+            int polled = Native.selectorSelect(guard.handle(), 0, tokens, events);
+            boolean over = deadline != 0 && System.nanoTime() - deadline >= 0;
+            if (polled != 0 || over || !isOpen() || Thread.currentThread().isInterrupted()) {
+                return polled & ~Native.WOKEN;
+            }
+            Poller.awaitReadable(epoll, deadline);
+            if (!isOpen()) {
+                return 0;
+            }
         }
     }
 

@@ -382,7 +382,9 @@ public final class MappedRegion implements AutoCloseable {
 
     /**
      * Writes the whole region back to the file and waits ({@code msync(MS_SYNC)}). A no-op for an
-     * empty region; "may have no effect" for READ_ONLY and PRIVATE, as the JDK says.
+     * empty region; "may have no effect" for READ_ONLY and PRIVATE, as the JDK says. On a virtual
+     * thread the wait parks the thread, as the JDK's {@code MappedByteBuffer.force} does, instead
+     * of holding its carrier.
      *
      * @throws FileTruncatedException when the file shrank under the region
      * @throws IOException when {@code msync} fails
@@ -403,18 +405,17 @@ public final class MappedRegion implements AutoCloseable {
     public void force(long offset, long length) throws IOException {
         checkOpen();
         Objects.checkFromIndexSize(offset, length, size);
-        acquire();
-        try {
-            Native.regionForce(guard.handle(), offset, length);
-        } finally {
-            release();
-        }
+        withHandle(h -> VirtualThreads.offCarrier(() -> {
+            Native.regionForce(h, offset, length);
+            return null;
+        }));
     }
 
     /**
      * Faults every page of the region in ({@code MADV_POPULATE_READ} on Linux 5.14+), so later
      * reads do not wait for the disk. Unlike {@code MappedByteBuffer.load()}, a truncated file
-     * is an exception here, not a fault.
+     * is an exception here, not a fault, and on a virtual thread the wait for the disk parks the
+     * thread instead of holding its carrier.
      *
      * @return this region
      * @throws FileTruncatedException when part of the region has no file page behind it
@@ -422,12 +423,10 @@ public final class MappedRegion implements AutoCloseable {
      */
     public MappedRegion load() throws IOException {
         checkOpen();
-        acquire();
-        try {
-            Native.regionLoad(guard.handle());
-        } finally {
-            release();
-        }
+        withHandle(h -> VirtualThreads.offCarrier(() -> {
+            Native.regionLoad(h);
+            return null;
+        }));
         return this;
     }
 
@@ -440,12 +439,7 @@ public final class MappedRegion implements AutoCloseable {
      */
     public boolean isLoaded() throws IOException {
         checkOpen();
-        acquire();
-        try {
-            return Native.regionIsLoaded(guard.handle());
-        } finally {
-            release();
-        }
+        return withHandle(Native::regionIsLoaded);
     }
 
     /**
@@ -462,13 +456,29 @@ public final class MappedRegion implements AutoCloseable {
         Objects.requireNonNull(advice, "advice");
         checkOpen();
         Objects.checkFromIndexSize(offset, length, size);
-        acquire();
-        try {
-            Native.regionAdvise(guard.handle(), advice.raw, offset, length);
-        } finally {
-            release();
-        }
+        withHandle(h -> {
+            Native.regionAdvise(h, advice.raw, offset, length);
+            return null;
+        });
         return this;
+    }
+
+    /** A native call on the region's handle. */
+    private interface HandleCall<T> {
+        T call(long handle) throws IOException;
+    }
+
+    /** Runs {@code call} with the region's handle, which stays valid until it returns. */
+    private <T> T withHandle(HandleCall<T> call) throws IOException {
+        if (!guard.acquire()) {
+            throw closedException();
+        }
+        try {
+            return call.call(guard.handle());
+        } finally {
+            guard.release();
+            Reference.reachabilityFence(this);
+        }
     }
 
     /**
@@ -492,17 +502,6 @@ public final class MappedRegion implements AutoCloseable {
         if (closed) {
             throw closedException();
         }
-    }
-
-    private void acquire() {
-        if (!guard.acquire()) {
-            throw closedException();
-        }
-    }
-
-    private void release() {
-        guard.release();
-        Reference.reachabilityFence(this);
     }
 
     private static IllegalStateException closedException() {

@@ -163,6 +163,8 @@ final class Native {
     static final int BLOCKING = 1;
     /** {@link #transfer}'s flags: the caller vouches that no system call can block indefinitely (see DescriptorGuard). */
     static final int GUARD_LOCK = 2;
+    /** {@link #transfer}'s flags, with {@link #BLOCKING}: move what can move without waiting (a virtual thread waits in Java). */
+    static final int NO_WAIT = 4;
 
     /**
      * A transfer to ({@code to}) or from {@code other}, a descriptor-backed JDK channel; {@code method}
@@ -195,5 +197,21 @@ final class Native {
     static native void selectorCtl(long handle, Object channel, int op, long token, int interest, int mode)
             throws IOException;
 
+    /** {@link #selectorSelect}'s result: the count of events, with this bit when a poll (0) consumed a wake-up. */
+    static final int WOKEN = 1 << 30;
+
     static native int selectorSelect(long handle, long timeoutMillis, long[] tokens, int[] events) throws IOException;
+
+    /** The selector's epoll descriptor (readable while events are ready or a wake-up is pending). */
+    static native int selectorDescriptor(long handle);
+
+    /**
+     * A one-shot registration for the {@link Poller}: of a duplicate of {@code channel}'s descriptor
+     * (which the caller then owns), or of {@code fd} when {@code channel} is null. Returns the
+     * descriptor registered.
+     */
+    static native int selectorArm(long handle, Object channel, int fd, int interest, long token) throws IOException;
+
+    /** Ends a registration of {@link #selectorArm}, closing {@code fd} when {@code close}. */
+    static native void selectorDisarm(long handle, int fd, boolean close) throws IOException;
 }

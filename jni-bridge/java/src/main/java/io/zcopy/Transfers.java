@@ -6,6 +6,7 @@ import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.Channel;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SelectableChannel;
@@ -28,15 +29,18 @@ import java.util.Objects;
  */
 final class Transfers {
     /** The packed result's layout, as the native side packs it. */
-    static final long BYTES_MASK = (1L << 47) - 1;
+    private static final long BYTES_MASK = (1L << 47) - 1;
     private static final int SYSCALLS_SHIFT = 47;
     /** The system-call count's field saturates here; {@link Transfer#syscalls()} then says unknown. */
     private static final int SYSCALLS_MAX = (1 << 10) - 1;
     private static final int METHOD_SHIFT = 57;
-    static final long WOULD_BLOCK = 1L << 61;
+    private static final long METHOD_BITS = 0xfL << METHOD_SHIFT;
+    private static final long WOULD_BLOCK = 1L << 61;
     private static final long HEADER_SHORT = 1L << 62;
     /** The buffer of the Java loop for channels without a descriptor (the JDK's size). */
     private static final int TRANSFER_SIZE = 8192;
+    /** An empty buffer: a read or write of nothing (its position and limit never change). */
+    private static final ByteBuffer NOTHING = ByteBuffer.allocateDirect(0);
 
     /** This thread's last transfer, packed as the native side returns it. */
     private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[1]);
@@ -126,17 +130,17 @@ final class Transfers {
         return transfer(true, src, target, position, count, null);
     }
 
-    /** One native transfer's arguments. */
+    /** One native transfer's arguments (the range and header advance on a virtual thread). */
     private static final class Call {
         final boolean to;
         final FileChannel file;
         final Channel other;
-        final long position;
-        final long count;
+        long position;
+        long count;
         final int method;
-        final byte[] header;
-        final int headerOffset;
-        final int headerLength;
+        byte[] header;
+        int headerOffset;
+        int headerLength;
 
         Call(boolean to, FileChannel file, Channel other, long position, long count, int method, byte[] header,
                 int headerOffset, int headerLength) {
@@ -174,7 +178,78 @@ final class Transfers {
                     }
                 }
             }
+            if (sc.isBlocking() && !(sc instanceof DatagramChannel) && VirtualThreads.current()) {
+                return parking(sc);
+            }
             return run(sc.isBlocking() ? Native.BLOCKING : 0);
+        }
+
+        /**
+         * A blocking channel on a virtual thread: never waits in native code, which would hold the
+         * carrier. First the JDK's own way into non-blocking mode for a virtual thread: its
+         * blocking read or write, here of nothing, makes the descriptor non-blocking for good
+         * ({@code forcedNonBlocking}; its channels keep blocking semantics on top, and so does
+         * this). Then native calls that move what can move ({@link Native#NO_WAIT}), under the
+         * close locks (no system call can wait now), and between them the thread parks on the
+         * {@link Poller} until the channel is ready. Returns when the blocking call would: all
+         * moved, or the source ended. An error after some bytes moved returns them, a close
+         * while parked gives {@link AsynchronousCloseException} (or the bytes moved), an
+         * interrupt {@link ClosedByInterruptException} ({@link #transferFailed} closes both
+         * channels). Datagram channels keep the blocking path: an empty write would send an
+         * empty datagram.
+         */
+        private long parking(SelectableChannel sc) throws IOException {
+            if (to) {
+                ((WritableByteChannel) sc).write(NOTHING);
+            } else {
+                ((ReadableByteChannel) sc).read(NOTHING);
+            }
+            int flags = Native.BLOCKING | Native.NO_WAIT | (DescriptorGuard.lockable(file) ? Native.GUARD_LOCK : 0);
+            long moved = 0;
+            long syscalls = 0;
+            long method = 0;
+            for (;;) {
+                long packed;
+                try {
+                    packed = run(flags);
+                } catch (IOException e) {
+                    if (moved == 0) {
+                        throw e;
+                    }
+                    break; // the JDK's rule: the bytes moved; the error shows again on the next call
+                }
+                syscalls += (packed >>> SYSCALLS_SHIFT) & SYSCALLS_MAX;
+                if ((packed & METHOD_BITS) != 0) {
+                    method = packed & METHOD_BITS;
+                }
+                long n = packed & BYTES_MASK;
+                if ((packed & HEADER_SHORT) != 0) {
+                    headerOffset += (int) n;
+                    headerLength -= (int) n;
+                } else {
+                    header = null; // sent whole: the rest is body
+                    headerLength = 0;
+                    moved += n;
+                    position += n;
+                    count -= n;
+                }
+                if ((packed & WOULD_BLOCK) == 0) {
+                    break;
+                }
+                try {
+                    Poller.await(sc, to ? Poller.WRITABLE : Poller.READABLE, file, other);
+                } catch (ClosedChannelException e) {
+                    // Closed since the call above: answered below as a close while parked.
+                }
+                checkInterrupt();
+                if (!file.isOpen() || !other.isOpen()) {
+                    if (moved == 0) {
+                        throw new AsynchronousCloseException();
+                    }
+                    break;
+                }
+            }
+            return moved | Math.min(syscalls, SYSCALLS_MAX) << SYSCALLS_SHIFT | method;
         }
 
         /**

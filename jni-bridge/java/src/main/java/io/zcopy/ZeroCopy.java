@@ -216,7 +216,8 @@ public final class ZeroCopy {
      * {@code /proc} files, which are read until they end). {@code src}'s position never moves; a
      * {@code target} with a position advances. A non-blocking {@code target} takes what fits
      * (possibly 0). Unlike the JDK, a blocking {@code target} receives all {@code count} bytes in
-     * one call, even more than 0x7ffff000.
+     * one call, even more than 0x7ffff000; on a virtual thread the call waits for it by parking
+     * the thread, never in native code, so the carrier serves other virtual threads meanwhile.
      *
      * <p>File, socket and pipe channels the JDK opened move by descriptor, in the kernel
      * ({@code copy_file_range}, {@code sendfile}, {@code splice}; {@link #lastMethod()} says

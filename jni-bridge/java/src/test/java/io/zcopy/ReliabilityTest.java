@@ -36,7 +36,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Issue 6 for Java: truncated files, vanished peers, channels closed under running calls,
+ * Truncated files, vanished peers, channels closed under running calls,
  * regions closed under readers. Every test ends with the JVM alive and zcopy still working.
  */
 class ReliabilityTest {
@@ -151,7 +151,7 @@ class ReliabilityTest {
      * files, and every writer sees the close as a ClosedChannelException.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"file", "socket-nonblocking", "socket-blocking"})
+    @ValueSource(strings = {"file", "socket-nonblocking", "socket-blocking", "socket-blocking-virtual"})
     void aClosedAndReusedTargetIsNeverWritten(String kind) throws Exception {
         Path src = file(dir, "src", 4096);
         List<Path> fresh = new ArrayList<>();
@@ -160,7 +160,7 @@ class ReliabilityTest {
         try (FileChannel in = open(src, "r")) {
             for (int round = 0; round < rounds; round++) {
                 java.nio.channels.WritableByteChannel out = raceTarget(kind, dir.resolve("t" + round)).channel();
-                Future<?> writer = pool.submit(() -> writeUntilClosed(in, out, closedDuring));
+                Future<?> writer = writer(kind, () -> writeUntilClosed(in, out, closedDuring));
                 Thread.sleep(0, ThreadLocalRandom.current().nextInt(100_000));
                 out.close();
                 List<FileChannel> reopened = new ArrayList<>();
@@ -182,6 +182,26 @@ class ReliabilityTest {
         assertEquals(rounds, closedDuring.get(), "every writer saw the close");
     }
 
+    /**
+     * The writer of a close-and-reuse race, on a thread of the pool, or on a virtual thread for
+     * a {@code -virtual} kind (skipped where there are none).
+     */
+    private Future<?> writer(String kind, java.util.concurrent.Callable<Void> write) {
+        if (!kind.endsWith("-virtual")) {
+            return pool.submit(write);
+        }
+        TestSupport.assumeVirtualThreads();
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        TestSupport.startVirtual(() -> {
+            try {
+                done.complete(write.call());
+            } catch (Exception e) {
+                done.completeExceptionally(e);
+            }
+        });
+        return done;
+    }
+
     /** A target of the close-and-reuse races, and what its far end received (null for a file). */
     private record RaceTarget(java.nio.channels.WritableByteChannel channel, Future<byte[]> received) {}
 
@@ -192,7 +212,7 @@ class ReliabilityTest {
                     java.nio.file.StandardOpenOption.WRITE), null);
         }
         SocketChannel[] pair = TestSupport.tcpPair();
-        pair[0].configureBlocking(kind.equals("socket-blocking"));
+        pair[0].configureBlocking(kind.startsWith("socket-blocking"));
         return new RaceTarget(pair[0], TestSupport.drain(pool, pair[1]));
     }
 
@@ -221,7 +241,7 @@ class ReliabilityTest {
      * own bytes, whatever the guard.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"file", "socket-nonblocking", "socket-blocking"})
+    @ValueSource(strings = {"file", "socket-nonblocking", "socket-blocking", "socket-blocking-virtual"})
     void aClosedAndReusedSourceIsNeverRead(String kind) throws Exception {
         byte[] own = pattern(4096);
         byte[] other = new byte[4096];
@@ -235,7 +255,7 @@ class ReliabilityTest {
             Path sink = dir.resolve("sink" + round);
             RaceTarget target = raceTarget(kind, sink);
             java.nio.channels.WritableByteChannel out = target.channel();
-            Future<?> writer = pool.submit(() -> writeUntilClosed(in, out, closedDuring));
+            Future<?> writer = writer(kind, () -> writeUntilClosed(in, out, closedDuring));
             Thread.sleep(0, ThreadLocalRandom.current().nextInt(100_000));
             in.close();
             List<FileChannel> decoys = new ArrayList<>();

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Leak soak (issue 6): map/close cycles and transfers must not grow the open descriptors, the
+ * Leak soak: map/close cycles and transfers must not grow the open descriptors, the
  * mappings or the resident memory. The normal run is short (20,000 / 10,000); {@code make
  * soak-java} runs the long one (1,000,000 / 100,000) with {@code -Dzcopy.soak=long}.
  */

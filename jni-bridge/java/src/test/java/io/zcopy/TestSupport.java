@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 
 /** Shared helpers: files with a known pattern, socket pairs, and what the OS sees. */
 final class TestSupport {
@@ -144,5 +148,32 @@ final class TestSupport {
 
     static int javaFeature() {
         return Runtime.version().feature();
+    }
+
+    /** {@code Thread.startVirtualThread} (JDK 21+; the tests compile for Java 17), or null before. */
+    private static final MethodHandle START_VIRTUAL = startVirtual();
+
+    private static MethodHandle startVirtual() {
+        try {
+            return MethodHandles.publicLookup().findStatic(Thread.class, "startVirtualThread",
+                    MethodType.methodType(Thread.class, Runnable.class));
+        } catch (NoSuchMethodException | IllegalAccessException e) {
+            return null;
+        }
+    }
+
+    /** Skips the calling test, with the reason, on a JDK without virtual threads. */
+    static void assumeVirtualThreads() {
+        Assumptions.assumeTrue(START_VIRTUAL != null,
+                "JDK " + javaFeature() + " has no virtual threads (JDK 21+): zcopy runs there as on platform threads");
+    }
+
+    /** Starts {@code task} on a new virtual thread (see {@link #assumeVirtualThreads}). */
+    static Thread startVirtual(Runnable task) {
+        try {
+            return (Thread) START_VIRTUAL.invokeExact(task);
+        } catch (Throwable e) {
+            throw new IllegalStateException("no virtual threads here", e);
+        }
     }
 }

@@ -157,8 +157,8 @@ class TransferTest {
     }
 
     /**
-     * zcopy follows JDK 21+. On JDK 17 the JDK's own results differ from 21+ in cases listed in
-     * java-semantics.md §6; those are skipped there (the JDK 25 run compares them).
+     * zcopy follows JDK 21+. On JDK 17 the JDK's own results differ from 21+ in a few cases;
+     * those are skipped there (the JDK 25 run compares them).
      */
     private static boolean jdk17DiffersFromLaterJdks(Outcome jdk, long position, String target) {
         if (TestSupport.javaFeature() >= 21) {
@@ -219,7 +219,7 @@ class TransferTest {
             Outcome zc = runFrom(targetOpen, targetClosed, src, position, count, ZeroCopy::transferFrom);
             if (TestSupport.javaFeature() < 21 && !jdk.equals(zc)) {
                 // JDK 17: other check order, and position > size returns 0 instead of growing
-                // the file (java-semantics.md §2); compared on JDK 21+ only.
+                // the file; compared on JDK 21+ only.
                 return;
             }
             assertEquals(jdk, zc, tag);
