@@ -116,12 +116,25 @@ class Running:
     def __enter__(self) -> "Running":
         return self
 
+    def leftovers(self) -> bool:
+        """Whether a process of the server's group (a worker it forked) outlived it."""
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def __exit__(self, *exc) -> None:
         try:
             self.stop()
         finally:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            # The server leads its own session (start_new_session), so its group is exactly the
+            # server and its workers; nothing of it outlives the test.
+            if self.proc.poll() is None or self.leftovers():
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 def exchange(addr: tuple[str, int], data: bytes | list[bytes], *, pause: float = 0.0, quiet: float = 3.0,

@@ -171,21 +171,22 @@ def test_a_client_vanishing_mid_body_disturbs_nobody(server, site):
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signals_stop_the_server_cleanly(site, spec, sig):
+@pytest.mark.parametrize("when", ["after-a-request", "at-once"])
+def test_signals_stop_the_server_cleanly(site, spec, sig, when):
+    """A stop signal ends the server and every worker it forked, with status 0, also when it
+    comes right after "listening" (before the workers' loops run)."""
     if not spec.available:
         pytest.skip(spec.why_not)
-    run = servers.Running(spec, site)
-    try:
-        assert get(run, "/4k.bin")[0] == 200
+    with servers.Running(spec, site) as run:
+        if when == "after-a-request":
+            assert get(run, "/4k.bin")[0] == 200
         t = time.monotonic()
         rc = run.stop(sig, timeout=10)
-    finally:
-        if run.proc.poll() is None:
-            run.proc.kill()
-    # The JVM reports a signal-initiated shutdown (hooks run) as 128 + signal.
-    allowed = {0, 128 + sig} if spec.name.startswith("java") else {0}
-    assert rc in allowed, (spec.name, rc)
-    assert time.monotonic() - t < 10
+        # The JVM reports a signal-initiated shutdown (hooks run) as 128 + signal.
+        allowed = {0, 128 + sig} if spec.name.startswith("java") else {0}
+        assert rc in allowed, (spec.name, rc)
+        assert time.monotonic() - t < 10
+        assert not run.leftovers(), f"{spec.name} left a worker running"
 
 
 # ---- request edge cases, with raw sockets (the zcopy servers; the baselines are skipped where

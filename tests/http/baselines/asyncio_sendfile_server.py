@@ -135,11 +135,17 @@ async def serve_client(loop: asyncio.AbstractEventLoop, sock: socket.socket, roo
         sock.close()
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 async def worker_main(listener: socket.socket, root: str) -> None:
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set_result, None)
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    # Blocked since main() began: a signal that came before the handlers above waited, pending,
+    # and stops this worker now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     tasks: set[asyncio.Task] = set()
 
     async def accept_loop() -> None:
@@ -153,7 +159,7 @@ async def worker_main(listener: socket.socket, root: str) -> None:
 
     acceptor = loop.create_task(accept_loop())
     await stop
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.remove_signal_handler(sig)
         signal.signal(sig, signal.SIG_IGN)  # stopping already; a repeated signal changes nothing
     acceptor.cancel()
@@ -178,6 +184,10 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     root = os.path.realpath(args.root)
+    # The stop signals stay blocked until each worker's loop handles them, so one that arrives
+    # early (right after "listening", or in a child between fork and its loop) is not lost and
+    # does not kill the parent before it stops its children.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     first = listen(args.port)
     port = first.getsockname()[1]
     children = []
@@ -185,7 +195,6 @@ def main() -> int:
         pid = os.fork()
         if pid == 0:
             first.close()
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the parent, which stops us
             asyncio.run(worker_main(listen(port), root))
             os._exit(0)
         children.append(pid)
