@@ -8,6 +8,7 @@ released and builds the ``(key, events)`` list without a Python-level loop.
 from __future__ import annotations
 
 import selectors
+import threading
 from collections.abc import Mapping
 from typing import Any, Iterator
 
@@ -73,6 +74,9 @@ class EpollSelector(selectors.BaseSelector):
     write until ``BlockingIOError`` before selecting again); ``mode=zcopy.ONESHOT`` reports a
     descriptor once, until ``modify()`` or ``rearm()`` arms it again; ``mode=zcopy.EXCLUSIVE``
     wakes only one of several selectors watching one descriptor.
+
+    Unlike the stdlib's, it is thread-safe: ``register``, ``unregister``, ``modify`` and
+    ``close`` may be called from any thread, also while another thread waits in ``select()``.
     """
 
     def __init__(self) -> None:
@@ -80,6 +84,9 @@ class EpollSelector(selectors.BaseSelector):
         self._modes: dict[int, int] = {}
         self._map: _SelectorMapping | None = _SelectorMapping(self)
         self._epoll = _native.Epoll(self._fd_to_key)
+        # Registration changes are atomic (the mapping and epoll's set always agree) for threads
+        # that register and unregister while another selects; select() takes no lock.
+        self._changing = threading.Lock()
         if type(self).select is EpollSelector.select:
             # The hot path: calls go straight to Rust, with no Python frame in between.
             self.select = self._epoll.select  # type: ignore[method-assign]
@@ -109,23 +116,25 @@ class EpollSelector(selectors.BaseSelector):
         if mode & ~_MODES:
             raise ValueError(f"Invalid mode: {mode!r}")
         key = selectors.SelectorKey(fileobj, self._fileobj_lookup(fileobj), events, data)
-        if key.fd in self._fd_to_key:
-            raise KeyError(f"{fileobj!r} (FD {key.fd}) is already registered")
-        self._epoll.register(key.fd, events, mode)
-        self._fd_to_key[key.fd] = key
-        if mode:
-            self._modes[key.fd] = mode
+        with self._changing:
+            if key.fd in self._fd_to_key:
+                raise KeyError(f"{fileobj!r} (FD {key.fd}) is already registered")
+            self._epoll.register(key.fd, events, mode)
+            self._fd_to_key[key.fd] = key
+            if mode:
+                self._modes[key.fd] = mode
         return key
 
     def unregister(self, fileobj: FileObj) -> selectors.SelectorKey:
         """Stops watching ``fileobj`` and returns its key. ``KeyError`` if not registered; a
         descriptor closed meanwhile is not an error."""
-        try:
-            key = self._fd_to_key.pop(self._fileobj_lookup(fileobj))
-        except KeyError:
-            raise KeyError(f"{fileobj!r} is not registered") from None
-        self._modes.pop(key.fd, None)
-        self._epoll.unregister(key.fd)
+        with self._changing:
+            try:
+                key = self._fd_to_key.pop(self._fileobj_lookup(fileobj))
+            except KeyError:
+                raise KeyError(f"{fileobj!r} is not registered") from None
+            self._modes.pop(key.fd, None)
+            self._epoll.unregister(key.fd)
         return key
 
     def modify(
@@ -133,38 +142,39 @@ class EpollSelector(selectors.BaseSelector):
     ) -> selectors.SelectorKey:
         """Changes the events, data or mode of a registration (``mode=None`` keeps it), and
         re-arms a one-shot registration. ``KeyError`` if not registered."""
-        try:
-            key = self._fd_to_key[self._fileobj_lookup(fileobj)]
-        except KeyError:
-            raise KeyError(f"{fileobj!r} is not registered") from None
-        if (not events) or (events & ~_EVENTS):
-            raise ValueError(f"Invalid events: {events!r}")
-        old_mode = self._modes.get(key.fd, LEVEL_TRIGGERED)
-        new_mode = old_mode if mode is None else mode
-        if new_mode & ~_MODES:
-            raise ValueError(f"Invalid mode: {mode!r}")
-        if events != key.events or new_mode != old_mode or new_mode & ONESHOT:
+        with self._changing:
             try:
-                if (old_mode | new_mode) & EXCLUSIVE:
-                    # epoll_ctl refuses EPOLL_CTL_MOD on (or to) an exclusive registration:
-                    # register again instead.
-                    self._epoll.unregister(key.fd)
-                    self._epoll.register(key.fd, events, new_mode)
+                key = self._fd_to_key[self._fileobj_lookup(fileobj)]
+            except KeyError:
+                raise KeyError(f"{fileobj!r} is not registered") from None
+            if (not events) or (events & ~_EVENTS):
+                raise ValueError(f"Invalid events: {events!r}")
+            old_mode = self._modes.get(key.fd, LEVEL_TRIGGERED)
+            new_mode = old_mode if mode is None else mode
+            if new_mode & ~_MODES:
+                raise ValueError(f"Invalid mode: {mode!r}")
+            if events != key.events or new_mode != old_mode or new_mode & ONESHOT:
+                try:
+                    if (old_mode | new_mode) & EXCLUSIVE:
+                        # epoll_ctl refuses EPOLL_CTL_MOD on (or to) an exclusive registration:
+                        # register again instead.
+                        self._epoll.unregister(key.fd)
+                        self._epoll.register(key.fd, events, new_mode)
+                    else:
+                        self._epoll.modify(key.fd, events, new_mode)
+                except BaseException:
+                    # As the stdlib: a registration that epoll refuses to change is dropped.
+                    self._fd_to_key.pop(key.fd, None)
+                    self._modes.pop(key.fd, None)
+                    raise
+                if new_mode:
+                    self._modes[key.fd] = new_mode
                 else:
-                    self._epoll.modify(key.fd, events, new_mode)
-            except BaseException:
-                # As the stdlib: a registration that epoll refuses to change is dropped.
-                self._fd_to_key.pop(key.fd, None)
-                self._modes.pop(key.fd, None)
-                raise
-            if new_mode:
-                self._modes[key.fd] = new_mode
-            else:
-                self._modes.pop(key.fd, None)
-        if events != key.events or data != key.data:
-            key = key._replace(events=events, data=data)
-            self._fd_to_key[key.fd] = key
-        return key
+                    self._modes.pop(key.fd, None)
+            if events != key.events or data != key.data:
+                key = key._replace(events=events, data=data)
+                self._fd_to_key[key.fd] = key
+            return key
 
     def rearm(self, fileobj: FileObj) -> selectors.SelectorKey:
         """Arms a one-shot registration again with its current events and data."""
@@ -187,10 +197,11 @@ class EpollSelector(selectors.BaseSelector):
     def close(self) -> None:
         """Closes the selector: a ``select()`` running in another thread returns, later calls
         raise ``ValueError``, and ``get_map()`` returns ``None``."""
-        self._epoll.close()
-        self._fd_to_key.clear()
-        self._modes.clear()
-        self._map = None
+        with self._changing:  # a registration change finishes first; later ones see it closed
+            self._epoll.close()
+            self._fd_to_key.clear()
+            self._modes.clear()
+            self._map = None
 
     def get_key(self, fileobj: FileObj) -> selectors.SelectorKey:
         """The key of ``fileobj``; ``KeyError`` if not registered, ``RuntimeError`` once
