@@ -5,7 +5,8 @@
 #   make soak-java       the long soak (1,000,000 map/close, 100,000 transfers)
 #   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change;
 #                        FileChannel.map(..., Arena) only on the newest JDK, as it needs Java 22)
-#   make java-examples   the runnable examples in java-examples/, built against the jar
+#   make java-examples   the runnable examples in java-examples/, a Maven project that depends on
+#                        io.zcopy:zcopy from dist/maven (make dist-java writes it)
 #                        (java-examples/target/zcopy-examples.jar: HttpFileServer for make test-http)
 #   make java-bench-build the benchmark artifact jni-bridge/bench/target/zcopy-bench.jar (JMH and
 #                        the showcase runner io.zcopy.bench.Runner; never shipped with zcopy)
@@ -67,8 +68,9 @@ bench-java: java-bench-build
 	fi
 	$(JAVA_BIN) -cp $(BENCH_JAR) io.zcopy.bench.Report $(JAVA_DIR)/bench/target/jmh-17.json $(JAVA_DIR)/bench/target/jmh-new.json
 
-java-examples: java-build
-	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) build
+# A Maven consumer of io.zcopy:zcopy from dist/maven (dist-java, in packaging/dist.mk).
+java-examples: dist-java
+	$(MAKE) --no-print-directory -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) MVN=$(MVN) ZCOPY_VERSION=$(ZC_VERSION) build
 
 java-examples-smoke: java-examples
-	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) smoke
+	$(MAKE) --no-print-directory -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) MVN=$(MVN) ZCOPY_VERSION=$(ZC_VERSION) smoke
