@@ -104,7 +104,7 @@ if [ "${ZC_DIST_APT_INSTALL:-}" = 1 ]; then
     mkdir -p "$WORK/apt-build"
     cc "${CFLAGS[@]}" -o "$WORK/apt-build/example" "$WORK/example.c" $(pkg-config --cflags --libs zcopy)
     cc "${CFLAGS[@]}" -o "$WORK/apt-build/version" "$here/version.c" $(pkg-config --cflags --libs zcopy)
-    ldd "$WORK/apt-build/example" | grep "libzcopy.so.$major => /usr/lib/$multiarch/libzcopy.so.$major"
+    ldd "$WORK/apt-build/example" | grep -E "libzcopy.so.$major => (/usr)?/lib/$multiarch/libzcopy.so.$major"
     (cd "$WORK/apt-build" && ./example && ./version "$VERSION")
 fi
 echo "dist-test-c: the .debs (unpacked, apt-get simulated$([ "${ZC_DIST_APT_INSTALL:-}" = 1 ] && echo ' and installed')) and the tarball give a working libzcopy $VERSION"
