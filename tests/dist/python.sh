@@ -31,8 +31,10 @@ find_python() {
     candidates+=($(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/"python$1" 2>/dev/null | sort -rV))
     for c in "${candidates[@]}"; do
         [ -n "$c" ] && [ -x "$c" ] || continue
-        if [ "$("$c" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$1" ]; then
-            echo "$c"; return 0
+        # The interpreter itself, not a shim or a link to it.
+        if out=$("$c" -c 'import sys; print("%d.%d" % sys.version_info[:2], sys.executable)' 2>/dev/null) \
+                && [ "${out%% *}" = "$1" ]; then
+            echo "${out#* }"; return 0
         fi
     done
     return 1
