@@ -43,6 +43,9 @@ def main() -> int:
         ("c-api/include/zcopy.h", "ZC_VERSION_MINOR", found("c-api/include/zcopy.h", r"#define ZC_VERSION_MINOR (\d+)"), minor),
         ("c-api/include/zcopy.h", "ZC_VERSION_PATCH", found("c-api/include/zcopy.h", r"#define ZC_VERSION_PATCH (\d+)"), patch),
     ]
+    # README's install section names the artifacts of this release.
+    readme = found("README.md", r"(?:zcopy-|libzcopy0_|libzcopy-dev_|io\.zcopy:zcopy:|<version>)(\d+\.\d+\.\d+)")
+    checks.append(("README.md", "the artifacts' names", sorted(set(readme)), version))
     bad = 0
     for path, what, values, wanted in checks:
         if values != [wanted]:
