@@ -17,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$DIST/maven
 dir=$repo/io/zcopy/zcopy/$VERSION
-jar=$dir/zcopy-$VERSION.jar
+zjar=$dir/zcopy-$VERSION.jar
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 echo "== dist/maven: io.zcopy:zcopy:$VERSION"
@@ -26,16 +26,18 @@ for f in zcopy-$VERSION.pom zcopy-$VERSION.jar zcopy-$VERSION-sources.jar zcopy-
     test -f "$dir/$f.sha1" || { echo "missing $dir/$f.sha1" >&2; exit 1; }
 done
 test -f "$repo/io/zcopy/zcopy/maven-metadata.xml"
-unzip -l "$dir/zcopy-$VERSION-sources.jar" | grep -q 'io/zcopy/ZeroCopy.java'
-if unzip -l "$dir/zcopy-$VERSION-sources.jar" | grep -q '\.so$'; then echo "the sources jar holds a library" >&2; exit 1; fi
-unzip -l "$dir/zcopy-$VERSION-javadoc.jar" | grep -q 'io/zcopy/ZeroCopy.html'
-unzip -p "$jar" META-INF/native/linux-x86_64/libzcopy_jni.so > "$WORK/libzcopy_jni.so"
+jar_tool=("$JAVA17_HOME/bin/jar")
+"${jar_tool[@]}" tf "$dir/zcopy-$VERSION-sources.jar" | grep -qx 'io/zcopy/ZeroCopy.java'
+if "${jar_tool[@]}" tf "$dir/zcopy-$VERSION-sources.jar" | grep -q '\.so$'; then echo "the sources jar holds a library" >&2; exit 1; fi
+"${jar_tool[@]}" tf "$dir/zcopy-$VERSION-javadoc.jar" | grep -qx 'io/zcopy/ZeroCopy.html'
+(cd "$WORK" && "${jar_tool[@]}" xf "$dir/zcopy-$VERSION.jar" META-INF/native/linux-x86_64/libzcopy_jni.so)
+mv "$WORK/META-INF/native/linux-x86_64/libzcopy_jni.so" "$WORK/libzcopy_jni.so" && rm -rf "$WORK/META-INF"
 if readelf -S "$WORK/libzcopy_jni.so" | grep -q -e '\.symtab' -e '\.debug_'; then
     echo "the jar's libzcopy_jni.so is not stripped" >&2; exit 1
 fi
 newest=$(objdump -T "$WORK/libzcopy_jni.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
 [ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -n 1)" = 2.17 ] || { echo "libzcopy_jni.so needs glibc $newest" >&2; exit 1; }
-echo "jar $(stat -c %s "$jar") bytes; its libzcopy_jni.so $(stat -c %s "$WORK/libzcopy_jni.so") bytes, stripped, glibc >= $newest"
+echo "jar $(stat -c %s "$zjar") bytes; its libzcopy_jni.so $(stat -c %s "$WORK/libzcopy_jni.so") bytes, stripped, glibc >= $newest"
 
 python3 "$here/readme_block.py" "$ROOT/README.md" java > "$WORK/ReadmeExample.java"
 jdks=("$JAVA17_HOME")
@@ -59,14 +61,14 @@ for jdk in "${jdks[@]}"; do
 
     echo "== $label: the jar alone: DistCheck.java and README's Java example, in a fresh cache"
     cache=$WORK/cache-$tag
-    XDG_CACHE_HOME=$cache "${java[@]}" -cp "$jar" "$here/DistCheck.java" "$VERSION"
-    (cd "$WORK" && XDG_CACHE_HOME=$cache "${java[@]}" -cp "$jar" ReadmeExample.java)
+    XDG_CACHE_HOME=$cache "${java[@]}" -cp "$zjar" "$here/DistCheck.java" "$VERSION"
+    (cd "$WORK" && XDG_CACHE_HOME=$cache "${java[@]}" -cp "$zjar" ReadmeExample.java)
 
     echo "== $label: 8 JVMs starting at once extract the library once, privately"
     cache=$WORK/cache-many-$tag
     pids=()
     for i in 1 2 3 4 5 6 7 8; do
-        XDG_CACHE_HOME=$cache "${java[@]}" -cp "$jar" "$here/DistCheck.java" "$VERSION" > "$WORK/many-$i.out" 2>&1 &
+        XDG_CACHE_HOME=$cache "${java[@]}" -cp "$zjar" "$here/DistCheck.java" "$VERSION" > "$WORK/many-$i.out" 2>&1 &
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || { cat "$WORK"/many-*.out; exit 1; }; done
@@ -81,15 +83,15 @@ for jdk in "${jdks[@]}"; do
 
     echo "== $label: no usable cache directory: the library goes to java.io.tmpdir"
     mkdir -p "$WORK/tmp-$tag"
-    XDG_CACHE_HOME=/proc/zcopy-cannot-be-here "${java[@]}" -Djava.io.tmpdir="$WORK/tmp-$tag" -cp "$jar" \
+    XDG_CACHE_HOME=/proc/zcopy-cannot-be-here "${java[@]}" -Djava.io.tmpdir="$WORK/tmp-$tag" -cp "$zjar" \
         "$here/DistCheck.java" "$VERSION"
     ls "$WORK/tmp-$tag/zcopy-$(id -un)/$VERSION-"*/libzcopy_jni.so
 
     echo "== $label: -Dzcopy.library.path, and the errors"
-    "${java[@]}" -Dzcopy.library.path="$WORK/libzcopy_jni.so" -cp "$jar" "$here/DistCheck.java" "$VERSION"
-    "${java[@]}" -Dzcopy.library.path="$WORK/none.so" -cp "$jar" "$here/DistCheck.java" \
+    "${java[@]}" -Dzcopy.library.path="$WORK/libzcopy_jni.so" -cp "$zjar" "$here/DistCheck.java" "$VERSION"
+    "${java[@]}" -Dzcopy.library.path="$WORK/none.so" -cp "$zjar" "$here/DistCheck.java" \
         --fails-with "cannot load the native library libzcopy_jni.so; tried -Dzcopy.library.path=$WORK/none.so"
-    "${java[@]}" -Dos.arch=aarch64 -cp "$jar" "$here/DistCheck.java" \
+    "${java[@]}" -Dos.arch=aarch64 -cp "$zjar" "$here/DistCheck.java" \
         --fails-with "for Linux on x86-64 (linux-x86_64) only, and this JVM runs on Linux aarch64"
     passed+=("$label")
 done
