@@ -70,12 +70,13 @@ dist-python: dist-tools
 	cd $(PY_DIR) && $(DIST_ENV) maturin sdist --out $(DIST) 2>&1 | grep -v '^\s*$$' | tail -n 1
 	mkdir -p $(DIST_WORK)
 	$(DIST_VENV)/bin/auditwheel show $(DIST_WHEEL_GLOB) | tee $(DIST_WORK)/auditwheel.txt
-	tr -s ' \n' ' ' < $(DIST_WORK)/auditwheel.txt | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
+	grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"' <<< "$$(tr -s ' \n' ' ' < $(DIST_WORK)/auditwheel.txt)"
 	$(PYTHON) $(ROOT)/packaging/wheel_contents.py $(DIST_WHEEL_GLOB)
 
 # The jar (with the stripped glibc-2.17 JNI library), its -sources and -javadoc jars, built by the
 # dist profile of jni-bridge/pom.xml, then deployed with the pom as a Maven repository.
 dist-java: java-tools dist-native
+	rm -rf $(DIST_JAVA_BUILD)
 	$(MVN_RUN) $(MVN_FLAGS) -q -Pdist -Dmaven.test.skip=true -Dzcopy.build.dir=$(DIST_JAVA_BUILD) \
 		-Dzcopy.native.dir=$(DIST_NATIVE) package
 	rm -rf $(DIST_MAVEN) && mkdir -p $(DIST_MAVEN)

@@ -27,13 +27,13 @@ rm -rf "$work" && mkdir -p "$work" "$dist"
 rm -f "$dist"/libzcopy-*.tar.gz "$dist"/libzcopy*.deb
 
 # readelf and nm agree with what the tarball promises, before anything is packed.
-if ! readelf -d "$native/libzcopy.so" | grep -q "Library soname: \[$soname\]"; then
+if ! grep -q "Library soname: \[$soname\]" <<< "$(readelf -d "$native/libzcopy.so")"; then
     echo "libzcopy.so's SONAME is not $soname:" >&2; readelf -d "$native/libzcopy.so" | grep -i soname >&2; exit 1
 fi
 if nm -D --defined-only "$native/libzcopy.so" | awk '{print $3}' | grep -v '^zc_'; then
     echo "libzcopy.so exports the symbols above, which are not zc_*" >&2; exit 1
 fi
-if nm -D --defined-only "$native/libzcopy.so" | grep -qw 'zc_debug_panic'; then
+if grep -qw 'zc_debug_panic' <<< "$(nm -D --defined-only "$native/libzcopy.so")"; then
     echo "libzcopy.so exports the test hook zc_debug_panic" >&2; exit 1
 fi
 

@@ -26,15 +26,15 @@ CFLAGS=(-std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE)
 # The shared library in LIBDIR is the one a C library should be.
 check_library() { # LIBDIR
     local so=$1/libzcopy.so.$VERSION
-    readelf -d "$so" | grep -q "Library soname: \[libzcopy.so.$major\]" \
+    grep -q "Library soname: \[libzcopy.so.$major\]" <<< "$(readelf -d "$so")" \
         || { echo "$so: SONAME is not libzcopy.so.$major" >&2; exit 1; }
     [ "$(readlink "$1/libzcopy.so.$major")" = "libzcopy.so.$VERSION" ]
     [ "$(readlink -f "$1/libzcopy.so")" = "$(readlink -f "$so")" ]
     local other
     other=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^zc_' || true)
     [ -z "$other" ] || { echo "$so exports symbols other than zc_*: $other" >&2; exit 1; }
-    ! nm -D --defined-only "$so" | grep -qw zc_debug_panic || { echo "$so exports the test hook" >&2; exit 1; }
-    if readelf -S "$so" | grep -q -e '\.symtab' -e '\.debug_'; then echo "$so is not stripped" >&2; exit 1; fi
+    ! grep -qw zc_debug_panic <<< "$(nm -D --defined-only "$so")" || { echo "$so exports the test hook" >&2; exit 1; }
+    if grep -q -e '\.symtab' -e '\.debug_' <<< "$(readelf -S "$so")"; then echo "$so is not stripped" >&2; exit 1; fi
     local newest
     newest=$(objdump -T "$so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
     [ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -n 1)" = 2.17 ] || { echo "$so needs glibc $newest" >&2; exit 1; }
@@ -50,14 +50,14 @@ build_and_run() { # OUT LIBDIR
     echo "pkg-config --cflags --libs zcopy: $flags"
     cc "${CFLAGS[@]}" -o "$out/example" "$WORK/example.c" $flags
     cc "${CFLAGS[@]}" -o "$out/version" "$here/version.c" $flags
-    readelf -d "$out/example" | grep -q "Shared library: \[libzcopy.so.$major\]"
+    grep -q "Shared library: \[libzcopy.so.$major\]" <<< "$(readelf -d "$out/example")"
     [ "$(LD_LIBRARY_PATH=$libdir ldd "$out/example" | awk '$1 == "libzcopy.so.'"$major"'" {print $3}')" = "$libdir/libzcopy.so.$major" ]
     (cd "$out" && LD_LIBRARY_PATH=$libdir ./example)
     LD_LIBRARY_PATH=$libdir "$out/version" "$VERSION"
     # Static: libzcopy.a, and what pkg-config --static says it needs.
     flags=$(pkg-config --cflags --libs --static zcopy | sed 's/-lzcopy\b/-l:libzcopy.a/')
     cc "${CFLAGS[@]}" -o "$out/example-static" "$WORK/example.c" $flags
-    ! readelf -d "$out/example-static" | grep -q libzcopy || { echo "example-static needs libzcopy.so" >&2; exit 1; }
+    ! grep -q libzcopy <<< "$(readelf -d "$out/example-static")" || { echo "example-static needs libzcopy.so" >&2; exit 1; }
     (cd "$out" && ./example-static)
 }
 

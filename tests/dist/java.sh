@@ -2,7 +2,8 @@
 # make dist-test-java: io.zcopy:zcopy from dist/maven, as a user's Maven project gets it.
 #
 #  - the repository layout: pom, jar, -sources.jar, -javadoc.jar, checksums; the jar's JNI
-#    library stripped and needing glibc <= 2.17;
+#    library stripped, exporting io.zcopy.Native's methods only (no test hook), needing
+#    glibc <= 2.17;
 #  - on JDK 17 and on the newest JDK: the Maven consumer java-examples built (by Maven on that
 #    JDK) against dist/maven, and its examples run with the zcopy jar and the examples' jar as
 #    the whole class path; README's Java example and DistCheck.java (versions, a transfer) with
@@ -27,17 +28,22 @@ for f in zcopy-$VERSION.pom zcopy-$VERSION.jar zcopy-$VERSION-sources.jar zcopy-
 done
 test -f "$repo/io/zcopy/zcopy/maven-metadata.xml"
 jar_tool=("$JAVA17_HOME/bin/jar")
-"${jar_tool[@]}" tf "$dir/zcopy-$VERSION-sources.jar" | grep -qx 'io/zcopy/ZeroCopy.java'
-if "${jar_tool[@]}" tf "$dir/zcopy-$VERSION-sources.jar" | grep -q '\.so$'; then echo "the sources jar holds a library" >&2; exit 1; fi
-"${jar_tool[@]}" tf "$dir/zcopy-$VERSION-javadoc.jar" | grep -qx 'io/zcopy/ZeroCopy.html'
+# (Listings go to files: grep -q closing a pipe early would fail the pipeline under pipefail.)
+"${jar_tool[@]}" tf "$dir/zcopy-$VERSION-sources.jar" > "$WORK/sources.list"
+"${jar_tool[@]}" tf "$dir/zcopy-$VERSION-javadoc.jar" > "$WORK/javadoc.list"
+grep -qx 'io/zcopy/ZeroCopy.java' "$WORK/sources.list" || { echo "the sources jar has no ZeroCopy.java" >&2; exit 1; }
+if grep -q '\.so$' "$WORK/sources.list"; then echo "the sources jar holds a library" >&2; exit 1; fi
+grep -qx 'io/zcopy/ZeroCopy.html' "$WORK/javadoc.list" || { echo "the javadoc jar has no ZeroCopy.html" >&2; exit 1; }
 (cd "$WORK" && "${jar_tool[@]}" xf "$dir/zcopy-$VERSION.jar" META-INF/native/linux-x86_64/libzcopy_jni.so)
 mv "$WORK/META-INF/native/linux-x86_64/libzcopy_jni.so" "$WORK/libzcopy_jni.so" && rm -rf "$WORK/META-INF"
-if readelf -S "$WORK/libzcopy_jni.so" | grep -q -e '\.symtab' -e '\.debug_'; then
+if grep -q -e '\.symtab' -e '\.debug_' <<< "$(readelf -S "$WORK/libzcopy_jni.so")"; then
     echo "the jar's libzcopy_jni.so is not stripped" >&2; exit 1
 fi
+other=$(nm -D --defined-only "$WORK/libzcopy_jni.so" | awk '{print $3}' | grep -v -e '^Java_io_zcopy_Native_' -e '^JNI_' || true)
+[ -z "$other" ] || { echo "the jar's libzcopy_jni.so exports more than io.zcopy.Native's methods (test hooks?): $other" >&2; exit 1; }
 newest=$(objdump -T "$WORK/libzcopy_jni.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
 [ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -n 1)" = 2.17 ] || { echo "libzcopy_jni.so needs glibc $newest" >&2; exit 1; }
-echo "jar $(stat -c %s "$zjar") bytes; its libzcopy_jni.so $(stat -c %s "$WORK/libzcopy_jni.so") bytes, stripped, glibc >= $newest"
+echo "jar $(stat -c %s "$zjar") bytes; its libzcopy_jni.so $(stat -c %s "$WORK/libzcopy_jni.so") bytes, stripped, io.zcopy.Native's methods only, glibc >= $newest"
 
 python3 "$here/readme_block.py" "$ROOT/README.md" java > "$WORK/ReadmeExample.java"
 jdks=("$JAVA17_HOME")
@@ -48,7 +54,7 @@ else
 fi
 passed=()
 for jdk in "${jdks[@]}"; do
-    label=$("$jdk/bin/java" -version 2>&1 | head -n 1)
+    label=$("$jdk/bin/java" -version 2>&1 | sed -n 1p)
     java=("$jdk/bin/java" --enable-native-access=ALL-UNNAMED)
     tag=$(basename "$jdk")
     echo "== $label ($jdk): the Maven consumer (java-examples) built and run"
