@@ -10,6 +10,7 @@
 #                      built by pip, a Maven consumer (java-examples) on JDK 17 and the newest
 #                      JDK, the .debs and the tarball with pkg-config (part of make test)
 #   make java-install  io.zcopy:zcopy:$(ZC_VERSION) from dist/maven into the local Maven repository
+#                      (MAVEN_LOCAL_REPO=DIR for another one than ~/.m2/repository)
 #
 # The native code is built for glibc 2.17 (manylinux2014) with zig as the linker: maturin --zig
 # for the wheel, cargo-zigbuild for the C and JNI libraries. Those tools come from PyPI, pinned,
@@ -86,13 +87,16 @@ dist-java: java-tools dist-native
 		-Djavadoc=$(DIST_JAVA_BUILD)/zcopy-javadoc.jar
 	@echo "dist-java: $$(cd $(DIST) && ls maven/io/zcopy/zcopy/$(ZC_VERSION)/*.jar maven/io/zcopy/zcopy/$(ZC_VERSION)/*.pom | tr '\n' ' ')"
 
-# io.zcopy:zcopy into ~/.m2 (or -Dmaven.repo.local), for a Maven or Gradle project of the user's.
+# io.zcopy:zcopy into the local Maven repository (~/.m2/repository, or MAVEN_LOCAL_REPO=DIR), for
+# a Maven or Gradle project of the user's.
+MAVEN_LOCAL_REPO ?=
 java-install: dist-java
 	cd $(DIST_WORK) && $(MVN_RUN) -B --no-transfer-progress -q $(MVN_INSTALL):install-file \
+		$(if $(MAVEN_LOCAL_REPO),-Dmaven.repo.local=$(abspath $(MAVEN_LOCAL_REPO))) \
 		-Dfile=$(DIST_JAR) -DpomFile=$(DIST_MAVEN_DIR)/zcopy-$(ZC_VERSION).pom \
 		-Dsources=$(DIST_MAVEN_DIR)/zcopy-$(ZC_VERSION)-sources.jar \
 		-Djavadoc=$(DIST_MAVEN_DIR)/zcopy-$(ZC_VERSION)-javadoc.jar
-	@echo "java-install: io.zcopy:zcopy:$(ZC_VERSION) is in the local Maven repository"
+	@echo "java-install: io.zcopy:zcopy:$(ZC_VERSION) is in the local Maven repository $(or $(MAVEN_LOCAL_REPO),~/.m2/repository)"
 
 # libzcopy-VERSION-linux-x86_64.tar.gz and the libzcopy0 / libzcopy-dev packages.
 dist-c: dist-native
@@ -118,8 +122,10 @@ dist-test-python: dist-build
 	DIST=$(DIST) VERSION=$(ZC_VERSION) WORK=$(DIST_TEST)/python PY_DIR=$(PY_DIR) \
 		bash $(ROOT)/tests/dist/python.sh $(DIST_PYTHONS)
 
-dist-test-java: dist-build java-tools
-	DIST=$(DIST) VERSION=$(ZC_VERSION) WORK=$(DIST_TEST)/java ROOT=$(ROOT) \
+# make java-install is tried too, into a scratch local repository.
+dist-test-java: MAVEN_LOCAL_REPO = $(DIST_TEST)/java-install-m2
+dist-test-java: dist-build java-tools java-install
+	DIST=$(DIST) VERSION=$(ZC_VERSION) WORK=$(DIST_TEST)/java ROOT=$(ROOT) INSTALLED_REPO=$(MAVEN_LOCAL_REPO) \
 		JAVA17_HOME=$(JAVA17_HOME) JAVA_NEW_HOME=$(JAVA_NEW_HOME) \
 		bash $(ROOT)/tests/dist/java.sh
 

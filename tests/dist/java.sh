@@ -12,7 +12,8 @@
 #    starting at once; the fall-back to java.io.tmpdir; -Dzcopy.library.path; an unsupported
 #    platform's error.
 #
-# usage: DIST=... VERSION=... WORK=... ROOT=... JAVA17_HOME=... JAVA_NEW_HOME=... tests/dist/java.sh
+# usage: DIST=... VERSION=... WORK=... ROOT=... JAVA17_HOME=... JAVA_NEW_HOME=... [INSTALLED_REPO=...] tests/dist/java.sh
+# (INSTALLED_REPO: a local repository that make java-install wrote; its files must be dist's.)
 set -euo pipefail
 : "${DIST:?}" "${VERSION:?}" "${WORK:?}" "${ROOT:?}" "${JAVA17_HOME:?}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +45,13 @@ other=$(nm -D --defined-only "$WORK/libzcopy_jni.so" | awk '{print $3}' | grep -
 newest=$(objdump -T "$WORK/libzcopy_jni.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
 [ "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -n 1)" = 2.17 ] || { echo "libzcopy_jni.so needs glibc $newest" >&2; exit 1; }
 echo "jar $(stat -c %s "$zjar") bytes; its libzcopy_jni.so $(stat -c %s "$WORK/libzcopy_jni.so") bytes, stripped, io.zcopy.Native's methods only, glibc >= $newest"
+
+if [ -n "${INSTALLED_REPO:-}" ]; then
+    echo "== make java-install: the same files in the local repository $INSTALLED_REPO"
+    for f in zcopy-$VERSION.pom zcopy-$VERSION.jar zcopy-$VERSION-sources.jar zcopy-$VERSION-javadoc.jar; do
+        cmp "$dir/$f" "$INSTALLED_REPO/io/zcopy/zcopy/$VERSION/$f"
+    done
+fi
 
 python3 "$here/readme_block.py" "$ROOT/README.md" java > "$WORK/ReadmeExample.java"
 jdks=("$JAVA17_HOME")
