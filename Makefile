@@ -41,6 +41,11 @@ help:
 	@echo "make dist-test   installs each artifact of dist/ in a clean place and uses it (part of make test)"
 	@echo "make java-install  io.zcopy:zcopy from dist/maven into the local Maven repository"
 
+# Every benchmark prints Markdown; RECORD files it as its own section of BENCHMARKS.md, with the
+# command, the date and the machine: $(call RECORD,section,command,title[,--pre]).
+BENCH_OUT := $(ROOT)/target/bench
+RECORD = $(PYTHON) $(ROOT)/tests/benchmarks_md.py $(1) "$(2)" $(BENCH_OUT)/$(1).md --title "$(3)" $(4)
+
 -include c-api/c-api.mk
 -include python/python.mk
 -include jni-bridge/java.mk
@@ -99,8 +104,15 @@ fuzz: $(if $(HAVE_NIGHTLY),tools-fuzz)
 	$(call run_fuzz,$(FUZZ_TIME))
 
 ROUNDS ?= 5
+# The route matrix moves this much per round (smaller than SIZE: it runs every method on six pairs).
+ROUTES_SIZE ?= 256M
+
 bench-core:
-	$(CARGO) bench -p zcopy --bench transfer -- --size $(SIZE) --rounds $(ROUNDS)
+	@mkdir -p $(BENCH_OUT)
+	$(CARGO) bench -p zcopy --bench transfer -- --size $(SIZE) --rounds $(ROUNDS) | tee $(BENCH_OUT)/bench-core.md
+	$(call RECORD,bench-core,make bench-core SIZE=$(SIZE) ROUNDS=$(ROUNDS),Core: transfers against raw system-call loops)
+	$(CARGO) bench -p zcopy --bench routes -- --size $(ROUTES_SIZE) --rounds $(ROUNDS) | tee $(BENCH_OUT)/bench-routes.md
+	$(call RECORD,bench-routes,make bench-core ROUTES_SIZE=$(ROUTES_SIZE) ROUNDS=$(ROUNDS),Core: the route matrix (is auto the best route?))
 
 ifeq ($(strip $(DEMO_TARGETS)),)
 demo: rust-build bench-core

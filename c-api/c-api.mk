@@ -35,7 +35,7 @@ C_TEST_LDFLAGS := -L$(C_TEST_LIB) -Wl,-rpath,$(C_TEST_LIB) -lzcopy -lpthread
 # What the static library needs besides itself (cargo rustc --print native-static-libs).
 C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 C_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-C_TESTS := test_api test_vectors test_sigpipe test_guard test_races test_soak
+C_TESTS := test_api test_region test_transfer test_selector test_vectors test_sigpipe test_guard test_races test_soak
 C_EXAMPLES := file_client mapped_rw
 C_VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 # The short soak run by `make test`, and the long one of `make soak-c`.
@@ -76,10 +76,13 @@ c-test-lib: hooks-build
 	cp -fp $(HOOKS_DIR)/libzcopy.a $(C_TEST_LIB)/libzcopy.a
 
 # Linked statically: the programs run from any directory, and the per-call cost is lower than
-# through the shared library's general-dynamic thread-locals.
-$(C_BIN)/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
+# through the shared library's general-dynamic thread-locals. The HTTP server is two units: the
+# server and its request parser.
+C_HTTP_SERVER_SRCS := $(C_DIR)/examples/http_server.c $(C_DIR)/examples/http_request.c
+$(C_BIN)/zc-http-server: $(C_HTTP_SERVER_SRCS) $(C_DIR)/examples/http_request.h $(C_DIR)/include/zcopy.h \
+		$(C_LIB)/libzcopy.a
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -o $@ $< $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
+	$(CC) $(C_CFLAGS) -o $@ $(C_HTTP_SERVER_SRCS) $(C_LIB)/libzcopy.a $(C_STATIC_LIBS)
 
 $(C_BIN)/zc_runner: $(C_DIR)/bench/zc_runner.c $(C_DIR)/include/zcopy.h $(C_LIB)/libzcopy.a
 	@mkdir -p $(@D)
@@ -153,14 +156,15 @@ test-c-valgrind: $(addprefix $(C_OUT)/plain/,$(C_TESTS))
 		if [ $$t = test_soak ]; then args="500 500"; else args=""; fi; \
 		$(C_RUN_ENV) ZC_UNDER_VALGRIND=1 $(C_VALGRIND) $(C_OUT)/plain/$$t $$args || exit 1; done
 
-# Every exported function is called by a C test, every ZC_ERR_* code is expected by one, and the
-# library users get exports nothing but zc_* functions and no test hook.
+# Every exported function is called by a C test, every ZC_ERR_* code is expected by one (in a
+# CHECK_RC, or as the result and errno that end a row of a table of cases: "ZC_ERR_IO, ENODEV}"),
+# and the library users get exports nothing but zc_* functions and no test hook.
 test-c-coverage: | c-build
 	@missing=0; for f in $$(nm -D --defined-only $(C_LIB)/libzcopy.so | awk '$$2 == "T" {print $$3}'); do \
 		case $$f in zc_*) ;; *) echo "exported symbol without the zc_ prefix: $$f"; missing=1;; esac; \
 		grep -qw "$$f" $(C_DIR)/tests/*.c || { echo "no C test calls $$f"; missing=1; }; done; \
 	for code in $$(sed -n 's/^#define \(ZC_ERR_[A-Z_]*\) .*/\1/p' $(C_DIR)/include/zcopy.h); do \
-		grep -q "$$code);" $(C_DIR)/tests/*.c || { echo "no C test expects $$code"; missing=1; }; done; \
+		grep -qE "$$code(\);|, E[A-Z0-9]+\},)" $(C_DIR)/tests/*.c || { echo "no C test expects $$code"; missing=1; }; done; \
 	if nm -D --defined-only $(C_LIB)/libzcopy.so | grep -qw zc_debug_panic; then \
 		echo "libzcopy.so exports the test hook zc_debug_panic"; missing=1; fi; \
 	[ $$missing = 0 ] && echo "test-c-coverage: $$(nm -D --defined-only $(C_LIB)/libzcopy.so | grep -c ' T zc_') exported functions, all called by a test; every ZC_ERR_* code expected by one; no test hook exported"
@@ -206,9 +210,9 @@ c-serve-demo: c-examples
 
 # The HTTP server's own parser and connection handling with raw sockets (tests/http/ checks what
 # all servers share, with curl): the release build, then one under ASan+UBSan.
-$(C_OUT)/asan/zc-http-server: $(C_DIR)/examples/http_server.c $(C_DIR)/include/zcopy.h | c-lib
+$(C_OUT)/asan/zc-http-server: $(C_HTTP_SERVER_SRCS) $(C_DIR)/examples/http_request.h $(C_DIR)/include/zcopy.h | c-lib
 	@mkdir -p $(@D)
-	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $< $(C_LDFLAGS)
+	$(CC) $(C_CFLAGS) -O1 $(C_SAN) -o $@ $(C_HTTP_SERVER_SRCS) $(C_LDFLAGS)
 
 test-c-http-server: $(C_BIN)/zc-http-server $(C_OUT)/asan/zc-http-server
 	$(PYTHON) $(C_DIR)/tests/http_server_check.py $(C_BIN)/zc-http-server
@@ -255,9 +259,11 @@ soak-c: $(C_OUT)/plain/test_soak
 # per-call part again: thread-local storage is cheaper when linked statically).
 CALLS ?= 200000
 bench-c: $(C_OUT)/bench/zc_bench $(C_OUT)/bench/zc_bench_static
-	$(C_OUT)/bench/zc_bench --size $(SIZE) --calls $(CALLS) --rounds $(ROUNDS)
-	@echo; echo "== the same per-call measurement, linked against libzcopy.a"
-	$(C_OUT)/bench/zc_bench_static --calls-only --calls $(CALLS)
+	@mkdir -p $(BENCH_OUT)
+	{ $(C_OUT)/bench/zc_bench --size $(SIZE) --calls $(CALLS) --rounds $(ROUNDS); \
+	  echo; echo "The same per-call measurement, linked against libzcopy.a:"; \
+	  $(C_OUT)/bench/zc_bench_static --calls-only --calls $(CALLS); } | tee $(BENCH_OUT)/bench-c.md
+	$(call RECORD,bench-c,make bench-c SIZE=$(SIZE) CALLS=$(CALLS) ROUNDS=$(ROUNDS),C: zc_transfer_to against raw system calls)
 
 $(C_OUT)/bench/zc_bench: $(C_DIR)/bench/zc_bench.c $(C_DIR)/include/zcopy.h | c-build
 	@mkdir -p $(@D)

@@ -66,7 +66,10 @@ bench-java: java-bench-build
 		echo "== JMH on $(JAVA_NEW_HOME)"; \
 		$(JAVA_NEW_HOME)/bin/java --enable-native-access=ALL-UNNAMED -jar $(BENCH_JAR) $(JMH_ARGS) -rf json -rff $(JAVA_DIR)/bench/target/jmh-new.json; \
 	fi
-	$(JAVA_BIN) -cp $(BENCH_JAR) io.zcopy.bench.Report $(JAVA_DIR)/bench/target/jmh-17.json $(JAVA_DIR)/bench/target/jmh-new.json
+	@mkdir -p $(BENCH_OUT)
+	$(JAVA_BIN) -cp $(BENCH_JAR) io.zcopy.bench.Report $(JAVA_DIR)/bench/target/jmh-17.json $(JAVA_DIR)/bench/target/jmh-new.json \
+		| tee $(BENCH_OUT)/bench-java.md
+	$(call RECORD,bench-java,make bench-java JMH_ARGS='$(JMH_ARGS)',Java: zcopy against the JDK (JMH))
 
 # A Maven consumer of io.zcopy:zcopy from dist/maven (dist-java, in packaging/dist.mk).
 java-examples: dist-java

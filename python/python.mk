@@ -1,4 +1,4 @@
-# The Python binding (issue 4): the `zcopy` package built with PyO3 + maturin into $(VENV).
+# The Python binding: the `zcopy` package built with PyO3 + maturin into $(VENV).
 # Included by the top-level Makefile, which defines ROOT, PYTHON, VENV, VPY, SIZE and the
 # *_TARGETS lists. Every target works from a fresh clone and is idempotent.
 
@@ -7,7 +7,7 @@ PY_WHEELS := $(ROOT)/target/wheels
 # Rebuilt when this file changes, so a new tool pin reaches existing checkouts.
 PY_TOOLS_STAMP := $(VENV)/.zcopy-python-tools
 PY_TOOLS := "maturin>=1.16,<2" "pytest>=8" "hypothesis>=6" "numpy>=1.26" "aiohttp>=3.14,<4" "uvloop>=0.21"
-# Long soak sizes (issue 6): `make soak-python`. The test suite runs a short version.
+# Long soak sizes: `make soak-python`. The test suite runs a short version.
 PY_SOAK_CYCLES ?= 1000000
 PY_SOAK_TRANSFERS ?= 100000
 
@@ -45,15 +45,14 @@ soak-python: py-build
 		$(VENV)/bin/pytest -q tests/test_soak.py
 
 bench-python: py-build
-	cd /tmp && $(VPY) $(PY_DIR)/bench/bench.py --size $(SIZE)
+	@mkdir -p $(BENCH_OUT)
+	cd /tmp && $(VPY) $(PY_DIR)/bench/bench.py --size $(SIZE) | tee $(BENCH_OUT)/bench-python.md
+	$(call RECORD,bench-python,make bench-python SIZE=$(SIZE),Python: zcopy against the standard library,--pre)
 
 # asyncio and aiohttp: aiohttp's add_static on asyncio's default loop, uvloop,
-# zcopy.asyncio.EventLoop and uvloop + zcopy, driven by wrk (bench-deps installs it). The
-# tables go to target/bench/bench-asyncio.md and into their section of BENCHMARKS.md.
+# zcopy.asyncio.EventLoop and uvloop + zcopy, driven by wrk (bench-deps installs it).
 BENCH_ASYNCIO_ARGS ?=
 bench-asyncio: bench-deps py-build
-	mkdir -p $(ROOT)/target/bench
-	$(VPY) $(PY_DIR)/bench/bench_asyncio.py $(BENCH_ASYNCIO_ARGS) | tee $(ROOT)/target/bench/bench-asyncio.md
-	$(PYTHON) $(ROOT)/tests/benchmarks_md.py bench-asyncio \
-		"make bench-asyncio$(if $(strip $(BENCH_ASYNCIO_ARGS)), BENCH_ASYNCIO_ARGS=\"$(BENCH_ASYNCIO_ARGS)\")" \
-		$(ROOT)/target/bench/bench-asyncio.md --title "asyncio and aiohttp"
+	@mkdir -p $(BENCH_OUT)
+	$(VPY) $(PY_DIR)/bench/bench_asyncio.py $(BENCH_ASYNCIO_ARGS) | tee $(BENCH_OUT)/bench-asyncio.md
+	$(call RECORD,bench-asyncio,make bench-asyncio$(if $(strip $(BENCH_ASYNCIO_ARGS)), BENCH_ASYNCIO_ARGS='$(BENCH_ASYNCIO_ARGS)'),asyncio and aiohttp)

@@ -52,13 +52,26 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem}, Linux {platform.release()}"
 
 
+def demote_headings(body: str, levels: int = 2) -> str:
+    """A benchmark's own headings sit under the section's `##`: `#` becomes `###`."""
+    out = []
+    fenced = False
+    for line in body.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"#{1,4} ", line):
+            line = "#" * levels + line
+        out.append(line)
+    return "\n".join(out)
+
+
 def section_text(name: str, title: str, command: str, body: str) -> str:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"<!-- section: {name} -->\n"
         f"## {title}\n\n"
         f"`{command}` — {date} — {machine()}\n\n"
-        f"{body.strip()}\n"
+        f"{demote_headings(body.strip())}\n"
         f"<!-- end: {name} -->\n"
     )
 
@@ -81,8 +94,11 @@ def main() -> None:
     ap.add_argument("output", help="file with the benchmark's Markdown output")
     ap.add_argument("--title", help="the section's heading (default: the command)")
     ap.add_argument("--doc", default=str(DOC), help="the document to update")
+    ap.add_argument("--pre", action="store_true", help="the output is plain text: keep it as a text block")
     args = ap.parse_args()
     body = Path(args.output).read_text()
+    if args.pre:
+        body = "```text\n" + body.rstrip() + "\n```"
     doc_path = Path(args.doc)
     doc = doc_path.read_text() if doc_path.exists() else PREAMBLE
     text = section_text(args.section, args.title or args.command, args.command, body)

@@ -17,15 +17,13 @@ test-http: http-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) $(
 	cd tests/http && $(VPY) -m pytest -q -p no:cacheprovider test_http.py
 
 # The tables (Markdown) are kept in target/bench/bench-http.md and become the section bench-http
-# of BENCHMARKS.md, headed by the command that measured them, the date and the machine.
-BENCH_OUT := $(ROOT)/target/bench
+# of BENCHMARKS.md (RECORD, in the top Makefile).
 BENCH_HTTP_COMMAND := make bench-http$(if $(BENCH_HTTP_ARGS), BENCH_HTTP_ARGS="$(BENCH_HTTP_ARGS)")
 
 bench-http: bench-deps $(filter c-build py-build java-examples,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	mkdir -p $(BENCH_OUT)
 	cd tests/http && $(VPY) bench_http.py $(BENCH_HTTP_ARGS) | tee $(BENCH_OUT)/bench-http.md
-	$(PYTHON) tests/benchmarks_md.py bench-http '$(BENCH_HTTP_COMMAND)' $(BENCH_OUT)/bench-http.md \
-	  --title "HTTP servers against nginx"
+	$(call RECORD,bench-http,$(BENCH_HTTP_COMMAND),HTTP servers against nginx)
 
 # Cross-language tests: the C tool is built against libzcopy; xfsprogs gives the reflink test
 # its file system (skipped, with the reason, where apt-get or loop devices are not available).
@@ -52,11 +50,28 @@ demo-deps: py-build
 	@$(VPY) -c "import matplotlib" 2>/dev/null || $(VPY) -m pip install --quiet --disable-pip-version-check matplotlib
 
 showcase: xfs-deps demo-deps $(filter c-build py-build java-build java-examples java-bench-build,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
+	@mkdir -p $(BENCH_OUT)
 	JAVA=$(JAVA17_HOME)/bin/java JAVA_NEW=$(JAVA_NEW_HOME)/bin/java SIZE=$(SIZE) \
-	  $(VPY) tests/showcase/demo.py $(DEMO_ARGS)
+	  $(VPY) tests/showcase/demo.py $(DEMO_ARGS) | tee $(BENCH_OUT)/demo.md
+	$(call RECORD,demo,make demo SIZE=$(SIZE),The showcase: every strategy of every language)
 
 # The top-level README's examples, run as written.
 .PHONY: test-readme
 TEST_TARGETS += test-readme
 test-readme: $(filter c-build py-build java-build,$(BUILD_TARGETS))
 	cd tests/readme && $(VPY) -m pytest -q -p no:cacheprovider test_readme.py
+
+# The per-call cost of each binding against a base revision, built beside this checkout in
+# target/base (a git worktree): make bench-compare BASE=<revision>.
+.PHONY: bench-compare
+BASE ?=
+BASE_DIR := $(ROOT)/target/base
+bench-compare: c-build py-build java-build
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<revision>"; exit 2; }
+	@if [ -d $(BASE_DIR) ]; then git -C $(BASE_DIR) checkout -q --detach $(BASE); \
+	  else git worktree add -q --detach $(BASE_DIR) $(BASE); fi
+	@[ -d $(BASE_DIR)/.tools ] || cp -a $(TOOLS) $(BASE_DIR)/ 2>/dev/null || true
+	$(MAKE) -C $(BASE_DIR) --no-print-directory c-build py-build java-build
+	@mkdir -p $(BENCH_OUT)
+	$(PYTHON) tests/bench_compare/compare.py --base $(BASE_DIR) | tee $(BENCH_OUT)/bench-compare.md
+	$(call RECORD,bench-compare,make bench-compare BASE=$(BASE),Per-call cost against a base revision)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "http"))
-import bench_http  # noqa: E402  (the lead's harness: nginx config, wrk runner and parser)
+import bench_http  # noqa: E402  (bench-http's harness: nginx configuration, wrk runner and parser)
 import servers  # noqa: E402
 
 # Name, extra arguments, what it changes from the default.
@@ -46,36 +46,40 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def measure(url: str, args, pids: list[int]) -> dict:
-    """wrk against url; the server's CPU and (with perf) system calls over the measured run."""
-    subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "2s", url],
-                   capture_output=True, check=True)
-    perf = None
-    if args.perf:
-        perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
-                                 ",".join(map(str, pids))], stderr=subprocess.PIPE, text=True)
-    cpu0 = sum(servers.cpu_seconds(p) for p in pids)
-    out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-                          "--latency", url], capture_output=True, text=True, check=True).stdout
-    cpu = sum(servers.cpu_seconds(p) for p in pids) - cpu0
-    res = bench_http.parse_wrk(out)
-    res["cpu_us"] = cpu / res["requests"] * 1e6 if res["requests"] else float("nan")
-    res["syscalls"] = None
-    if perf:
-        perf.send_signal(signal.SIGINT)
-        _, err = perf.communicate()
+class SyscallCount:
+    """`perf stat -e raw_syscalls:sys_enter` on the processes `pids` while the block runs; the
+    number of system calls in `count` afterwards (None when perf printed none)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.count: int | None = None
+
+    def __enter__(self) -> "SyscallCount":
+        self.perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+                                      ",".join(map(str, self.pids))], stderr=subprocess.PIPE, text=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.perf.send_signal(signal.SIGINT)
+        _, err = self.perf.communicate()
         m = re.search(r"^(\d+),", err, re.M)
-        if m and res["requests"]:
-            res["syscalls"] = int(m.group(1)) / res["requests"]
+        self.count = int(m.group(1)) if m else None
+
+
+def measure(url: str, args, pids: list[int]) -> dict:
+    """bench_http's wrk run against url; with perf, the server's system calls per request too."""
+    counter = SyscallCount(pids) if args.perf else None
+    res = bench_http.run_wrk(url, args, pids, during=counter)
+    res["syscalls"] = None
+    if counter and counter.count is not None and res["requests"]:
+        res["syscalls"] = counter.count / res["requests"]
     return res
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--duration", type=int, default=5)
+    bench_http.add_wrk_arguments(ap, duration=5)
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="variant names (default: all)")
     ap.add_argument("--no-perf", dest="perf", action="store_false", help="do not count system calls")
     args = ap.parse_args()
@@ -132,7 +136,7 @@ def main() -> int:
             sock = "; ".join(r["socket_errors"] for r in rs if r["socket_errors"])
             err = "" if not errors and not sock else f" (errors: {errors} {sock})"
             print(f"| {name}{err} | {rps:.0f} | {rps / base:.2f} | {med(rs, 'p99') * 1e3:.2f} | "
-                  f"{med(rs, 'cpu_us'):.1f} | {'n/a' if sc is None else f'{sc:.1f}'} | {what[name]} |")
+                  f"{med(rs, 'cpu_us_per_request'):.1f} | {'n/a' if sc is None else f'{sc:.1f}'} | {what[name]} |")
         print()
     return 0
 

@@ -29,8 +29,10 @@
  * response leaves as one TCP segment, what nginx gets from tcp_nopush), then zc_transfer_to
  * (sendfile) from the offset reached, whenever the socket has room again. Each loop keeps its
  * open files in a small cache, checked against stat() on every request. The tuning switches
- * change one of these choices each, to measure what it is worth (make bench-c-http; the results
- * are in c-api/README.md).
+ * change one of these choices each, to measure what it is worth (make bench-c-http prints each
+ * variant against nginx). The defaults are the shape that scales when the server has its cores
+ * to itself, and the one nginx uses (listen ... reuseport): a shared listener with EPOLLEXCLUSIVE
+ * spreads connections unevenly between the loops. The request parsing is in http_request.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_request.h"
 #include "zcopy.h"
 
 #define IN_CAP 8192           /* the largest request head (request line and headers) */
@@ -137,7 +140,7 @@ static size_t root_real_len;
 static atomic_bool stopping;
 static atomic_bool no_openat2; /* set once openat2 turned out unavailable */
 
-/* Tuning switches, for measuring what each choice is worth (see c-api/README.md). */
+/* Tuning switches, for measuring what each choice is worth (make bench-c-http). */
 static int opt_cache = FILE_CACHE; /* files kept open per loop; 0: open, fstat, close per request */
 static bool opt_shared_listener;   /* one listener in every loop's selector with EPOLLEXCLUSIVE */
 static bool opt_no_more;           /* header with a plain send, not MSG_MORE before the body */
@@ -240,141 +243,7 @@ static struct file *file_get(struct loop *lp, const char *rel) {
     return f;
 }
 
-/* ---- request parsing ---------------------------------------------------------------------- */
-
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Turns the request target into a normalised path relative to the root, in `rel`. Returns 200
- * when it names something to look up, 404 when it cannot name a file under the root ("..",
- * encoded slashes, the root itself), 400 when it is malformed. */
-static int target_to_path(const char *target, size_t len, char *rel, size_t cap) {
-    if (len == 0 || target[0] != '/') return 400;
-    /* The query and fragment do not name the file. */
-    for (size_t i = 0; i < len; i++)
-        if (target[i] == '?' || target[i] == '#') {
-            len = i;
-            break;
-        }
-    /* Each kept segment is copied to rel followed by '/'; seg is where the current one began. */
-    size_t out = 0, seg = 0;
-    bool directory = false; /* the target ends in "/" or "/." */
-    for (size_t i = 1; i <= len; i++) {
-        if (i == len || target[i] == '/') {
-            size_t seg_len = out - seg;
-            if (seg_len == 0 || (seg_len == 1 && rel[seg] == '.')) {
-                out = seg; /* "" and "." name nothing */
-                directory = i == len;
-            } else if (seg_len == 2 && rel[seg] == '.' && rel[seg + 1] == '.') {
-                return 404; /* never above the root, nor back into it */
-            } else {
-                if (out + 1 >= cap) return 404;
-                rel[out++] = '/';
-                seg = out;
-            }
-            continue;
-        }
-        char c = target[i];
-        if (c == '%') {
-            if (i + 2 >= len) return 400;
-            int hi = hex_value(target[i + 1]), lo = hex_value(target[i + 2]);
-            if (hi < 0 || lo < 0) return 400;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-            if (c == 0) return 400;   /* %00 */
-            if (c == '/') return 404; /* an encoded slash does not separate segments: no such name */
-        } else if ((unsigned char)c < 0x20 || c == 0x7f) {
-            return 400;
-        }
-        if (out + 1 >= cap) return 404; /* longer than any path */
-        rel[out++] = c;
-    }
-    if (out > 0) out--; /* the '/' after the last segment */
-    rel[out] = 0;
-    /* "/" and "NAME/" name directories, which are not served. */
-    return out == 0 || directory ? 404 : 200;
-}
-
-static bool token_equals(const char *s, size_t len, const char *word) {
-    size_t n = strlen(word);
-    return len == n && strncasecmp(s, word, n) == 0;
-}
-
-/* Whether a comma-separated header value holds `word` (case-insensitive). */
-static bool list_has(const char *v, size_t len, const char *word) {
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
-        size_t start = i;
-        while (i < len && v[i] != ',') i++;
-        size_t end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
-        if (token_equals(v + start, end - start, word)) return true;
-    }
-    return false;
-}
-
-static bool parse_u63(const char *s, size_t len, int64_t *out) {
-    if (len == 0 || len > 18) return false; /* 18 digits always fit in int64_t */
-    int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-enum range_result { RANGE_NONE, RANGE_OK, RANGE_UNSATISFIABLE };
-
-/* One "bytes=a-b" / "a-" / "-n" range of a file of `size` bytes. Anything else (several
- * ranges, other units, bad syntax) is ignored, as RFC 9110 allows: the whole file is sent. */
-static enum range_result parse_range(const char *v, size_t len, int64_t size, int64_t *first, int64_t *last) {
-    if (len < 6 || strncasecmp(v, "bytes=", 6) != 0) return RANGE_NONE;
-    v += 6;
-    len -= 6;
-    while (len && (*v == ' ' || *v == '\t')) v++, len--;
-    while (len && (v[len - 1] == ' ' || v[len - 1] == '\t')) len--;
-    const char *dash = memchr(v, '-', len);
-    if (!dash || memchr(v, ',', len)) return RANGE_NONE;
-    size_t alen = (size_t)(dash - v), blen = len - alen - 1;
-    int64_t a, b;
-    if (alen == 0) { /* the last n bytes */
-        if (!parse_u63(dash + 1, blen, &b)) return RANGE_NONE;
-        if (b == 0 || size == 0) return RANGE_UNSATISFIABLE;
-        *first = b >= size ? 0 : size - b;
-        *last = size - 1;
-        return RANGE_OK;
-    }
-    if (!parse_u63(v, alen, &a)) return RANGE_NONE;
-    if (blen == 0) {
-        b = INT64_MAX;
-    } else if (!parse_u63(dash + 1, blen, &b) || b < a) {
-        return RANGE_NONE;
-    }
-    if (a >= size) return RANGE_UNSATISFIABLE;
-    *first = a;
-    *last = b >= size ? size - 1 : b;
-    return RANGE_OK;
-}
-
-static const char *reason(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 416: return "Range Not Satisfiable";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-    }
-}
+/* ---- responses ------------------------------------------------------------------------- */
 
 static const char *date_header(struct loop *lp) {
     time_t t = time(NULL);
@@ -398,7 +267,7 @@ static const char *connection_header(const struct conn *c, bool http10) {
  * response right after the headers. Its Content-Length is that of the body a GET would get. */
 static void respond_error(struct loop *lp, struct conn *c, int status, bool http10, bool head, const char *extra) {
     if (status == 400 || status == 505) c->keep_alive = false; /* the stream cannot be trusted */
-    const char *why = reason(status);
+    const char *why = http_reason(status);
     char body[64];
     int body_len = snprintf(body, sizeof body, "%d %s\n", status, why);
     c->out_len = (size_t)snprintf(c->out, sizeof c->out,
@@ -412,37 +281,6 @@ static void respond_error(struct loop *lp, struct conn *c, int status, bool http
     c->responding = true;
 }
 
-/* A request head is lines ended by LF, with or without a CR before it: RFC 9112 §2.2 lets a
- * recipient take a bare LF for a line terminator (nginx does), so a request written with LFs,
- * or with both, is answered as if every line ended in CRLF. A CR anywhere else in a line is
- * invalid (also §2.2): a reader that took it for a line break would see other header lines. */
-
-/* The length of the request head at the front of `buf`, up to and including the empty line that
- * ends it; 0 while that line has not arrived. */
-static size_t head_length(const char *buf, size_t len) {
-    const char *end = buf + len;
-    for (const char *lf = memchr(buf, '\n', len); lf; lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1))) {
-        if (end - lf > 1 && lf[1] == '\n') return (size_t)(lf - buf) + 2;
-        if (end - lf > 2 && lf[1] == '\r' && lf[2] == '\n') return (size_t)(lf - buf) + 3;
-    }
-    return 0;
-}
-
-/* The line at `line` of a complete head (its LF comes before `stop`): sets *next to the line
- * after it and returns its length without the terminator, or -1 when it holds a bare CR. */
-static ssize_t head_line(const char *line, const char *stop, const char **next) {
-    const char *lf = memchr(line, '\n', (size_t)(stop - line));
-    *next = lf + 1;
-    size_t len = (size_t)(lf - line);
-    if (len && line[len - 1] == '\r') len--;
-    return memchr(line, '\r', len) ? -1 : (ssize_t)len;
-}
-
-static bool starts_with(const char *s, size_t len, const char *prefix) {
-    size_t n = strlen(prefix);
-    return len >= n && memcmp(s, prefix, n) == 0;
-}
-
 /* Parses one request from the front of c->in if its head is complete, and sets up the response.
  * Returns true when a request was taken, false when more bytes are needed. */
 static bool take_request(struct loop *lp, struct conn *c) {
@@ -452,18 +290,10 @@ static bool take_request(struct loop *lp, struct conn *c) {
         c->discard -= n;
         if (c->discard) return false;
     }
-    /* Blank lines before a request are ignored (RFC 9112 §2.2). */
-    for (;;) {
-        const char *p = c->in + c->in_start;
-        size_t avail = c->in_len - c->in_start;
-        if (avail >= 1 && p[0] == '\n') c->in_start += 1;
-        else if (avail >= 2 && p[0] == '\r' && p[1] == '\n') c->in_start += 2;
-        else break;
-    }
+    c->in_start += http_blank_lines(c->in + c->in_start, c->in_len - c->in_start);
     const char *head = c->in + c->in_start;
-    /* The method decides whether the reply has a body, whatever else is wrong with the request. */
-    bool is_head = starts_with(head, c->in_len - c->in_start, "HEAD ");
-    size_t head_len = head_length(head, c->in_len - c->in_start);
+    bool is_head = http_is_head(head, c->in_len - c->in_start);
+    size_t head_len = http_head_length(head, c->in_len - c->in_start);
     if (!head_len) {
         if (c->in_start == 0 && c->in_len == IN_CAP) { /* a head larger than we take */
             c->in_start = c->in_len = 0;
@@ -472,113 +302,51 @@ static bool take_request(struct loop *lp, struct conn *c) {
         }
         return false;
     }
-    const char *stop = head + head_len, *next;
     lp->requests++;
-    c->keep_alive = true;
-    /* Request line: METHOD SP TARGET SP HTTP/1.x */
-    ssize_t line_len = head_line(head, stop, &next);
-    const char *line_end = head + (line_len < 0 ? 0 : line_len);
-    const char *sp1 = memchr(head, ' ', (size_t)(line_end - head));
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
-    int status = 0;
-    bool http10 = false;
-    if (!sp1 || !sp2 || sp1 == head || sp2 == sp1 + 1 || memchr(sp2 + 1, ' ', (size_t)(line_end - sp2 - 1))) {
-        status = 400;
-    } else {
-        const char *version = sp2 + 1;
-        bool v8 = line_end - version == 8 && memcmp(version, "HTTP/", 5) == 0 && version[6] == '.';
-        if (v8 && version[5] == '1' && version[7] == '0') {
-            http10 = true;
-            c->keep_alive = false;
-        } else if (v8 && version[5] >= '2' && version[5] <= '9') {
-            status = 505; /* HTTP/2 and later do not use this syntax */
-        } else if (!(v8 && version[5] == '1' && version[7] == '1')) {
-            status = 400;
-        }
-    }
-    /* Headers, up to the empty line: Connection, Range, Content-Length, Transfer-Encoding matter. */
-    const char *range = NULL;
-    size_t range_len = 0;
-    int64_t content_length = 0;
-    bool have_length = false;
-    for (const char *line = next; status != 400; line = next) {
-        ssize_t len = head_line(line, stop, &next);
-        if (len == 0) break; /* the empty line */
-        if (len < 0) {
-            status = 400;
-            break;
-        }
-        const char *eol = line + len;
-        const char *colon = memchr(line, ':', (size_t)len);
-        if (!colon || colon == line) {
-            status = 400;
-            break;
-        }
-        for (const char *p = line; p < colon; p++)
-            if (*p == ' ' || *p == '\t' || (unsigned char)*p < 0x21) status = 400; /* no space before ':' */
-        const char *v = colon + 1;
-        size_t vlen = (size_t)(eol - v);
-        while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
-        while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
-        size_t nlen = (size_t)(colon - line);
-        if (token_equals(line, nlen, "connection")) {
-            if (list_has(v, vlen, "close")) c->keep_alive = false;
-            else if (list_has(v, vlen, "keep-alive")) c->keep_alive = true;
-        } else if (token_equals(line, nlen, "range")) {
-            range = v;
-            range_len = vlen;
-        } else if (token_equals(line, nlen, "content-length")) {
-            /* One plain decimal number, or where the body ends is unknowable: 400 and close
-             * (RFC 9112 §6.3), so no byte after the head is ever taken for a request. A second
-             * Content-Length line is refused even when it repeats the first, as nginx does
-             * (RFC 9110 §8.6 allows either): no client of a file server sends one. */
-            if (have_length || !parse_u63(v, vlen, &content_length)) status = 400;
-            have_length = true;
-        } else if (token_equals(line, nlen, "transfer-encoding")) {
-            status = 400; /* a chunked request body: not for a static file server (with Content-Length: §6.3) */
-        }
-    }
+    struct http_request req;
+    http_parse_head(head, head_len, &req);
+    c->keep_alive = req.keep_alive;
     /* The head is taken (its bytes stay in place until the next read); a body the request
      * announced is skipped. */
     c->in_start += head_len;
-    if (status == 0) c->discard = (size_t)content_length;
-    if (status) {
-        respond_error(lp, c, status, http10, is_head, "");
+    if (req.status) {
+        respond_error(lp, c, req.status, req.http10, is_head, "");
         return true;
     }
-    size_t mlen = (size_t)(sp1 - head);
-    if (!is_head && !(mlen == 3 && memcmp(head, "GET", 3) == 0)) {
-        respond_error(lp, c, 405, http10, false, "Allow: GET, HEAD\r\n");
+    c->discard = (size_t)req.content_length;
+    if (!is_head && !(req.method_len == 3 && memcmp(req.method, "GET", 3) == 0)) {
+        respond_error(lp, c, 405, req.http10, false, "Allow: GET, HEAD\r\n");
         return true;
     }
     char rel[PATH_MAX];
-    status = target_to_path(sp1 + 1, (size_t)(sp2 - sp1 - 1), rel, sizeof rel);
+    int status = http_target_to_path(req.target, req.target_len, rel, sizeof rel);
     struct file *f = status == 200 ? file_get(lp, rel) : NULL;
     if (!f) {
         /* Out of descriptors or memory is the server's trouble, not a missing file. */
         if (status == 200) status = errno == EMFILE || errno == ENFILE || errno == ENOMEM ? 503 : 404;
-        respond_error(lp, c, status, http10, is_head, "");
+        respond_error(lp, c, status, req.http10, is_head, "");
         return true;
     }
     int64_t size = f->size, first = 0, last = size - 1;
-    enum range_result rr = range ? parse_range(range, range_len, size, &first, &last) : RANGE_NONE;
-    if (rr == RANGE_UNSATISFIABLE) {
+    enum http_range rr = req.range ? http_parse_range(req.range, req.range_len, size, &first, &last)
+                                   : HTTP_RANGE_NONE;
+    if (rr == HTTP_RANGE_UNSATISFIABLE) {
         file_release(f);
         char unsatisfied[64]; /* the size the client may ask within */
         snprintf(unsatisfied, sizeof unsatisfied, "Content-Range: bytes */%lld\r\n", (long long)size);
-        respond_error(lp, c, 416, http10, is_head, unsatisfied);
+        respond_error(lp, c, 416, req.http10, is_head, unsatisfied);
         return true;
     }
-    int64_t len = rr == RANGE_OK ? last - first + 1 : size;
+    int64_t len = rr == HTTP_RANGE_OK ? last - first + 1 : size;
     char crange[96] = "";
-    if (rr == RANGE_OK)
+    if (rr == HTTP_RANGE_OK)
         snprintf(crange, sizeof crange, "Content-Range: bytes %lld-%lld/%lld\r\n", (long long)first,
                  (long long)last, (long long)size);
     c->out_len = (size_t)snprintf(c->out, sizeof c->out,
                                   "HTTP/1.1 %s\r\nServer: zcopy\r\n%sContent-Type: application/octet-stream\r\n"
                                   "Content-Length: %lld\r\n%sAccept-Ranges: bytes\r\n%s\r\n",
-                                  rr == RANGE_OK ? "206 Partial Content" : "200 OK", date_header(lp),
-                                  (long long)len, crange, connection_header(c, http10));
+                                  rr == HTTP_RANGE_OK ? "206 Partial Content" : "200 OK", date_header(lp),
+                                  (long long)len, crange, connection_header(c, req.http10));
     c->out_sent = 0;
     c->responding = true;
     if (is_head || len == 0) {

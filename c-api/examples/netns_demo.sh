@@ -7,23 +7,19 @@
 set -euo pipefail
 size=${1:-64M}
 clients=${2:-4}
-bin=${C_OUT:?set C_OUT to the build directory (target/c-api)}/examples
-server=${ZC_HTTP_SERVER:?set ZC_HTTP_SERVER to zc-http-server (c-api/build/zc-http-server)}
+. "$(dirname "$0")/demo_server.sh"
 skip() { echo "netns_demo: 0 passed, 0 failed, 1 skipped ($1)"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "not root: network namespaces need CAP_SYS_ADMIN"
-command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
 id=$$
 a=zc-c-a-$id b=zc-c-b-$id va=zcca$id vb=zccb$id
 server_addr=10.213.7.2 client_addr=10.213.7.1
-dir=$(mktemp -d)
-server_pid=
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    stop_server
     ip netns del "$a" 2>/dev/null || true
     ip netns del "$b" 2>/dev/null || true
-    rm -rf "$dir"
 }
 trap cleanup EXIT
+[ "$(id -u)" = 0 ] || skip "not root: network namespaces need CAP_SYS_ADMIN"
+command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
 ip netns add "$a" 2>/dev/null || skip "ip netns add is not permitted here"
 ip netns add "$b"
 ip link add "$va" type veth peer name "$vb" || skip "veth pairs are not available here"
@@ -36,14 +32,7 @@ ip -n "$a" link set "$va" up
 ip -n "$b" link set "$vb" up
 
 "$bin/mapped_rw" write "$dir/data.bin" "$size" >/dev/null
-ip netns exec "$b" "$server" --addr "$server_addr" --port 0 --root "$dir" > "$dir/server.out" &
-server_pid=$!
-for _ in $(seq 100); do
-    grep -q listening "$dir/server.out" 2>/dev/null && break
-    sleep 0.05
-done
-port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\)$/\1/p' "$dir/server.out")
-[ -n "$port" ] || { echo "netns_demo: the server did not start"; exit 1; }
+start_server "$server_addr" ip netns exec "$b"
 echo "serving $size from $server_addr (namespace $b) to $clients clients at $client_addr (namespace $a)"
 ip netns exec "$a" "$bin/file_client" "$port" data.bin "$clients" "$dir/data.bin" "$server_addr"
 echo "netns_demo: 1 passed, 0 failed"

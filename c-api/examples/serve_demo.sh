@@ -7,25 +7,11 @@
 set -euo pipefail
 size=${1:-1G}
 clients=${2:-4}
-bin=${C_OUT:?set C_OUT to the build directory (target/c-api)}/examples
-server=${ZC_HTTP_SERVER:?set ZC_HTTP_SERVER to zc-http-server (c-api/build/zc-http-server)}
-dir=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/demo_server.sh"
+trap stop_server EXIT
 
 "$bin/mapped_rw" write "$dir/data.bin" "$size"
-"$server" --root "$dir" --port 0 > "$dir/server.out" &
-server_pid=$!
-for _ in $(seq 100); do
-    grep -q listening "$dir/server.out" 2>/dev/null && break
-    sleep 0.05
-done
-port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/server.out")
-[ -n "$port" ] || { echo "serve_demo: the server did not start"; exit 1; }
+start_server 127.0.0.1
 echo "serving $size to $clients concurrent clients on port $port"
 "$bin/file_client" "$port" data.bin "$clients" "$dir/data.bin"
 # A missing file is a 404, not a crash of the server.

@@ -736,11 +736,7 @@ ZC_MUST_USE zc_result zc_region_check(const struct zc_region *region);
  *
  * - `buf` must point to `len` writable bytes that do not overlap the region.
  */
-ZC_MUST_USE
-zc_result zc_region_read(const struct zc_region *region,
-                         uint64_t offset,
-                         uint8_t *buf,
-                         size_t len);
+ZC_MUST_USE zc_result zc_region_read(const struct zc_region *region, uint64_t offset, uint8_t *buf, size_t len);
 
 /**
  * Copies `len` bytes from `data` into the region at `offset`.
@@ -753,11 +749,7 @@ zc_result zc_region_read(const struct zc_region *region,
  *
  * - `data` must point to `len` readable bytes that do not overlap the region.
  */
-ZC_MUST_USE
-zc_result zc_region_write(struct zc_region *region,
-                          uint64_t offset,
-                          const uint8_t *data,
-                          size_t len);
+ZC_MUST_USE zc_result zc_region_write(struct zc_region *region, uint64_t offset, const uint8_t *data, size_t len);
 
 /**
  * Writes the whole region back to the file and waits (`msync(MS_SYNC)`), as Java's
@@ -777,10 +769,7 @@ ZC_MUST_USE zc_result zc_region_force(const struct zc_region *region);
  *
  * As `zc_region_force`, and `ZC_ERR_OUT_OF_RANGE`.
  */
-ZC_MUST_USE
-zc_result zc_region_force_range(const struct zc_region *region,
-                                uint64_t offset,
-                                uint64_t len);
+ZC_MUST_USE zc_result zc_region_force_range(const struct zc_region *region, uint64_t offset, uint64_t len);
 
 /**
  * Starts writing the whole region back (`msync(MS_ASYNC)`) without waiting.
@@ -798,10 +787,7 @@ ZC_MUST_USE zc_result zc_region_force_async(const struct zc_region *region);
  *
  * As `zc_region_force_range`.
  */
-ZC_MUST_USE
-zc_result zc_region_force_range_async(const struct zc_region *region,
-                                      uint64_t offset,
-                                      uint64_t len);
+ZC_MUST_USE zc_result zc_region_force_range_async(const struct zc_region *region, uint64_t offset, uint64_t len);
 
 /**
  * Faults every page of the region in (Java's `load()`), with `MADV_POPULATE_READ` (Linux 5.14),
@@ -823,10 +809,7 @@ ZC_MUST_USE zc_result zc_region_load(const struct zc_region *region);
  * `ZC_ERR_TRUNCATED`; `ZC_ERR_UNSUPPORTED` before Linux 5.14; `ZC_ERR_OUT_OF_RANGE`,
  * `ZC_ERR_CLOSED`, `ZC_ERR_BAD_HANDLE`.
  */
-ZC_MUST_USE
-zc_result zc_region_prefault(const struct zc_region *region,
-                             uint64_t offset,
-                             uint64_t len);
+ZC_MUST_USE zc_result zc_region_prefault(const struct zc_region *region, uint64_t offset, uint64_t len);
 
 /**
  * Stores in `*out` whether every page of the region is resident in memory (`mincore`), as Java's
@@ -870,11 +853,7 @@ ZC_MUST_USE zc_result zc_region_page_count(const struct zc_region *region, size_
  *
  * - `pages` must point to `len` writable bytes; `out_n` to a writable `size_t`.
  */
-ZC_MUST_USE
-zc_result zc_region_residency(const struct zc_region *region,
-                              uint8_t *pages,
-                              size_t len,
-                              size_t *out_n);
+ZC_MUST_USE zc_result zc_region_residency(const struct zc_region *region, uint8_t *pages, size_t len, size_t *out_n);
 
 /**
  * Gives the kernel advice about the whole region: `advice` is a Linux `MADV_*` number from
@@ -899,11 +878,7 @@ ZC_MUST_USE zc_result zc_region_advise(const struct zc_region *region, int advic
  *
  * As `zc_region_advise`, and `ZC_ERR_OUT_OF_RANGE`.
  */
-ZC_MUST_USE
-zc_result zc_region_advise_range(const struct zc_region *region,
-                                 int advice,
-                                 uint64_t offset,
-                                 uint64_t len);
+ZC_MUST_USE zc_result zc_region_advise_range(const struct zc_region *region, int advice, uint64_t offset, uint64_t len);
 
 /**
  * Gives advice that discards or rewrites pages (`MADV_DONTNEED`, `MADV_FREE`, `MADV_REMOVE`)
@@ -918,11 +893,7 @@ zc_result zc_region_advise_range(const struct zc_region *region,
  * `ZC_ERR_INVALID_ARG` for a number that is not one of the three; `ZC_ERR_OUT_OF_RANGE`,
  * `ZC_ERR_CLOSED`, `ZC_ERR_TRUNCATED`, `ZC_ERR_IO`, `ZC_ERR_BAD_HANDLE`.
  */
-ZC_MUST_USE
-zc_result zc_region_advise_unchecked(struct zc_region *region,
-                                     int advice,
-                                     uint64_t offset,
-                                     uint64_t len);
+ZC_MUST_USE zc_result zc_region_advise_unchecked(struct zc_region *region, int advice, uint64_t offset, uint64_t len);
 
 /**
  * Locks the region's pages in memory (`mlock`).
@@ -1128,8 +1099,10 @@ zc_result zc_selector_free(struct zc_selector *selector);
  *   0 bytes when nothing fitted). Not an error. `EINTR` is retried.
  * - A peer that has gone gives `ZC_ERR_IO` with `EPIPE`/`ECONNRESET`, never a `SIGPIPE` death
  *   (when `SIGPIPE` is not ignored, it is blocked around the call and a pending one consumed).
- * - The method is probed per descriptor kind, fastest first: `copy_file_range`, `sendfile`,
- *   `splice`, mmap + `write`, `read`/`write`; `out->method` says which one ran.
+ * - The route depends on the pair of descriptors: `copy_file_range` between files (`sendfile`
+ *   on tmpfs), mmap + `write` to a TCP peer on this host and `splice` to an `AF_UNIX` peer for
+ *   64 KiB and more, `sendfile` to other targets and for smaller transfers to sockets; a route
+ *   that cannot serve the pair falls through to the next. `out->method` says which one ran.
  *
  * The descriptors stay the caller's, who keeps them open during the call.
  *
@@ -1145,12 +1118,7 @@ zc_result zc_selector_free(struct zc_selector *selector);
  *
  * - `out` must point to a writable `zc_transfer`.
  */
-ZC_MUST_USE
-zc_result zc_transfer_to(int src,
-                         int64_t position,
-                         int64_t count,
-                         int target,
-                         struct zc_transfer *out);
+ZC_MUST_USE zc_result zc_transfer_to(int src, int64_t position, int64_t count, int target, struct zc_transfer *out);
 
 /**
  * Like `zc_transfer_to`, with one specific method (`ZC_METHOD_*`, not `ZC_METHOD_NONE`) and no
@@ -1194,12 +1162,7 @@ zc_result zc_transfer_to_using(zc_transfer_method method,
  *
  * - `out` must point to a writable `zc_transfer`.
  */
-ZC_MUST_USE
-zc_result zc_transfer_from(int target,
-                           int src,
-                           int64_t position,
-                           int64_t count,
-                           struct zc_transfer *out);
+ZC_MUST_USE zc_result zc_transfer_from(int target, int src, int64_t position, int64_t count, struct zc_transfer *out);
 
 /**
  * Like `zc_transfer_from`, with one specific method and no fallback.
@@ -1237,12 +1200,7 @@ zc_result zc_transfer_from_using(zc_transfer_method method,
  *
  * - `out` must point to a writable `zc_transfer`.
  */
-ZC_MUST_USE
-zc_result zc_transfer_all(int src,
-                          int64_t position,
-                          int64_t count,
-                          int target,
-                          struct zc_transfer *out);
+ZC_MUST_USE zc_result zc_transfer_all(int src, int64_t position, int64_t count, int target, struct zc_transfer *out);
 
 /**
  * Like `zc_transfer_all`, with one specific method and no fallback.
@@ -1312,12 +1270,7 @@ zc_result zc_transfer_to_with_header(int src,
  * - `offset` is NULL or points to a readable and writable `int64_t`.
  * - `out_n` must point to a writable `size_t`.
  */
-ZC_MUST_USE
-zc_result zc_sendfile(int out_fd,
-                      int in_fd,
-                      int64_t *offset,
-                      size_t count,
-                      size_t *out_n);
+ZC_MUST_USE zc_result zc_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count, size_t *out_n);
 
 /**
  * One `splice(2)` call between `fd_in` and `fd_out`, one of which must be a pipe (whose offset

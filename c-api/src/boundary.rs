@@ -1,9 +1,9 @@
 //! The FFI boundary: the panic-catching macro every exported function runs inside, the
 //! binding-level failures, and the small helpers that turn C arguments into Rust ones.
 //!
-//! Exported functions hold almost no `unsafe` of their own: out-parameters go through [`Out`],
-//! caller buffers through [`slice`] / [`slice_mut`], descriptors through [`c_fd`], handles through
-//! the tables in [`crate::handle`].
+//! Exported functions hold almost no `unsafe` of their own: out-parameters go through [`store`]
+//! (one) or [`Out`] (several), caller buffers through [`slice`] / [`slice_mut`], descriptors
+//! through [`c_fd`], handles through the tables in [`crate::handle`].
 
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
@@ -144,6 +144,25 @@ impl<T> Out<T> {
     }
 }
 
+/// Stores what `value` computes in the out-parameter `out`: the rule of every function with one
+/// out-parameter, kept here. `out` is refused when NULL before any work is done, and written only
+/// when the work succeeded ("no partial successes").
+///
+/// # Safety
+///
+/// - `out` must be NULL or valid for a write of one `T` (it may be unaligned and uninitialised).
+pub(crate) unsafe fn store<T>(
+    out: *mut T,
+    param: &'static str,
+    value: impl FnOnce() -> CResult<T>,
+) -> CResult<()> {
+    let out = Out::new(out, param)?;
+    let value = value()?;
+    // SAFETY: non-null, and the caller vouches that `out` is writable.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
 /// A caller's input buffer as a slice; `len == 0` accepts NULL.
 ///
 /// # Safety
@@ -182,6 +201,9 @@ pub(crate) unsafe fn slice_mut<'a>(ptr: *mut u8, len: usize, param: &'static str
 ///
 /// The descriptor belongs to the caller, who must keep it open for the duration of the call (a
 /// number closed by another thread meanwhile is the same bug it would be with the system call).
+/// The C API does not guard against that with duplicates, as the Python binding does: a `dup`
+/// and a `close` per call cost more than a small transfer, and a C program that shares
+/// descriptors between threads can duplicate them itself.
 pub(crate) fn c_fd(raw: c_int) -> BorrowedFd<'static> {
     // SAFETY: the number is only passed to system calls, which report EBADF for a number that is
     // not open; the caller keeps it open for the call, as every function's documentation requires.

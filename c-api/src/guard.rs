@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use zcopy::FileLease;
 
-use crate::boundary::{c_fd, ffi_boundary, ffi_value, Out};
+use crate::boundary::{c_fd, ffi_boundary, ffi_value, store};
 use crate::error::zc_result;
 use crate::handle::{to_ptr, HandleTable};
 
@@ -26,10 +26,7 @@ use crate::handle::{to_ptr, HandleTable};
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_guard_install() -> zc_result {
-    ffi_boundary!("zc_guard_install", {
-        zcopy::guard::install()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_guard_install", { Ok(zcopy::guard::install()?) })
 }
 
 /// Whether `zc_guard_install` has run in this process.
@@ -45,7 +42,6 @@ pub extern "C" fn zc_guard_is_installed() -> bool {
 ///
 /// Opaque: pointers to it are handles, not addresses. The caller owns each lease it receives and
 /// must call `zc_lease_free` exactly once.
-#[allow(non_camel_case_types)]
 pub struct zc_lease {
     _private: [u8; 0],
 }
@@ -78,12 +74,12 @@ pub const ZC_LEASE_BREAK_SIGNAL: c_int = 23;
 #[no_mangle]
 pub unsafe extern "C" fn zc_lease_read(fd: c_int, out: *mut *mut zc_lease) -> zc_result {
     ffi_boundary!("zc_lease_read", {
-        let out = Out::new(out, "out")?;
-        let lease = FileLease::read(c_fd(fd))?;
-        let handle = LEASES.insert(Mutex::new(Some(lease)))?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(to_ptr(handle)) };
-        Ok(())
+        let lease = || {
+            let lease = FileLease::read(c_fd(fd))?;
+            LEASES.insert(Mutex::new(Some(lease))).map(to_ptr)
+        };
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", lease) }
     })
 }
 
@@ -101,16 +97,16 @@ pub unsafe extern "C" fn zc_lease_read(fd: c_int, out: *mut *mut zc_lease) -> zc
 #[no_mangle]
 pub unsafe extern "C" fn zc_lease_is_breaking(lease: *const zc_lease, out: *mut bool) -> zc_result {
     ffi_boundary!("zc_lease_is_breaking", {
-        let out = Out::new(out, "out")?;
-        let cell = LEASES.get(lease)?;
-        let held = cell.lock().unwrap_or_else(|e| e.into_inner());
-        let breaking = match held.as_ref() {
-            Some(l) => l.is_breaking()?,
-            None => false,
+        let breaking = || {
+            let cell = LEASES.get(lease)?;
+            let held = cell.lock().unwrap_or_else(|e| e.into_inner());
+            match held.as_ref() {
+                Some(l) => Ok(l.is_breaking()?),
+                None => Ok(false), // released: the kernel tells nothing any more
+            }
         };
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(breaking) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", breaking) }
     })
 }
 
@@ -142,12 +138,9 @@ pub extern "C" fn zc_lease_release(lease: *mut zc_lease) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_lease_free(lease: *mut zc_lease) -> zc_result {
     ffi_boundary!("zc_lease_free", {
-        if lease.is_null() {
-            return Ok(());
-        }
         // Dropping the FileLease releases it (a failure there means the descriptor is already
         // closed, which released the lease anyway).
-        drop(LEASES.remove(lease)?);
+        drop(LEASES.free(lease)?);
         Ok(())
     })
 }

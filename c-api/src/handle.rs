@@ -173,6 +173,15 @@ impl<T> HandleTable<T> {
         Ok(taken.expect("checked above"))
     }
 
+    /// Frees a handle as every `zc_*_free` function does: NULL is accepted and ignored (`None`),
+    /// anything else must be a live handle ([`HandleTable::remove`]).
+    pub(crate) fn free<P>(&self, handle: *const P) -> CResult<Option<Arc<T>>> {
+        if handle.is_null() {
+            return Ok(None);
+        }
+        self.remove(handle).map(Some)
+    }
+
     /// How many handles are alive (for tests).
     #[cfg(test)]
     pub(crate) fn live(&self) -> usize {

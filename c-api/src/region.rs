@@ -6,7 +6,7 @@ use std::os::raw::{c_char, c_int};
 
 use zcopy::{Advice, Grow, HugePages, MapMode, MapOptions, MappedRegion, UncheckedAdvice};
 
-use crate::boundary::{self, ffi_boundary, ffi_value, invalid, CResult, Failure, Out};
+use crate::boundary::{self, ffi_boundary, ffi_value, invalid, store, CResult, Failure, Out};
 use crate::error::zc_result;
 use crate::handle::{to_ptr, HandleTable};
 
@@ -19,7 +19,6 @@ use crate::handle::{to_ptr, HandleTable};
 /// Thread safety: every function may be called on the same region from several threads at once;
 /// `zc_region_free` must be the last call on it (a call still running on another thread when it
 /// is freed finishes safely, but the handle is dead afterwards).
-#[allow(non_camel_case_types)]
 pub struct zc_region {
     _private: [u8; 0],
 }
@@ -27,7 +26,6 @@ pub struct zc_region {
 static REGIONS: HandleTable<MappedRegion> = HandleTable::new(0xA1, "region");
 
 /// How a region may be accessed (`ZC_MAP_READ_ONLY`, `ZC_MAP_READ_WRITE`, `ZC_MAP_PRIVATE`).
-#[allow(non_camel_case_types)]
 pub type zc_map_mode = u32;
 /// Readable only (`PROT_READ`, `MAP_SHARED`); the descriptor must be open for reading.
 pub const ZC_MAP_READ_ONLY: zc_map_mode = 0;
@@ -37,6 +35,15 @@ pub const ZC_MAP_READ_WRITE: zc_map_mode = 1;
 /// Readable and writable, writes stay private (copy-on-write, `MAP_PRIVATE`): the file never
 /// changes.
 pub const ZC_MAP_PRIVATE: zc_map_mode = 2;
+
+fn mode_from(op: &'static str, mode: zc_map_mode) -> CResult<MapMode> {
+    match mode {
+        ZC_MAP_READ_ONLY => Ok(MapMode::ReadOnly),
+        ZC_MAP_READ_WRITE => Ok(MapMode::ReadWrite),
+        ZC_MAP_PRIVATE => Ok(MapMode::Private),
+        other => Err(invalid(op, format!("unknown map mode {other}"))),
+    }
+}
 
 /// Map flag: fault every page in at map time (`MAP_POPULATE`).
 pub const ZC_MAP_POPULATE: u32 = 1;
@@ -59,7 +66,6 @@ const ALL_MAP_FLAGS: u32 = ZC_MAP_POPULATE
     | ZC_MAP_GROW_IF_WRITABLE;
 
 /// The huge-page policy of a shared anonymous region.
-#[allow(non_camel_case_types)]
 pub type zc_huge_pages = u32;
 /// Ordinary pages.
 pub const ZC_HUGE_PAGES_OFF: zc_huge_pages = 0;
@@ -68,15 +74,6 @@ pub const ZC_HUGE_PAGES_TRANSPARENT: zc_huge_pages = 1;
 /// hugetlbfs pages (`MFD_HUGETLB`); needs pages reserved in `/proc/sys/vm/nr_hugepages`, fails
 /// with `ZC_ERR_IO` / `ENOMEM` otherwise.
 pub const ZC_HUGE_PAGES_EXPLICIT: zc_huge_pages = 2;
-
-fn mode_from(op: &'static str, mode: zc_map_mode) -> CResult<MapMode> {
-    match mode {
-        ZC_MAP_READ_ONLY => Ok(MapMode::ReadOnly),
-        ZC_MAP_READ_WRITE => Ok(MapMode::ReadWrite),
-        ZC_MAP_PRIVATE => Ok(MapMode::Private),
-        other => Err(invalid(op, format!("unknown map mode {other}"))),
-    }
-}
 
 fn options(op: &'static str, mode: zc_map_mode, position: i64, flags: u32) -> CResult<MapOptions> {
     let mut o = MapOptions::new(mode_from(op, mode)?);
@@ -110,8 +107,33 @@ fn options(op: &'static str, mode: zc_map_mode, position: i64, flags: u32) -> CR
     Ok(o)
 }
 
-fn store(region: MappedRegion) -> CResult<*mut zc_region> {
+fn insert(region: MappedRegion) -> CResult<*mut zc_region> {
     REGIONS.insert(region).map(to_ptr)
+}
+
+/// The body of `zc_region_map` (`size` given) and `zc_region_map_to_end` (`None`: to the end of
+/// the file): maps the file open on `fd` and stores the new region's handle in `*out`.
+///
+/// # Safety
+///
+/// - `out` must be NULL or valid for a write of one `zc_region *`.
+unsafe fn map(
+    fd: c_int,
+    mode: zc_map_mode,
+    position: i64,
+    size: Option<i64>,
+    flags: u32,
+    out: *mut *mut zc_region,
+) -> CResult<()> {
+    let map = || {
+        let mut options = options("map", mode, position, flags)?;
+        if let Some(size) = size {
+            options.size_signed(size);
+        }
+        insert(options.map(boundary::c_fd(fd))?)
+    };
+    // SAFETY: the caller vouches that `out` is NULL or writable.
+    unsafe { store(out, "out", map) }
 }
 
 /// Maps `size` bytes of the file open on `fd`, starting at byte `position` (any byte: no
@@ -147,13 +169,8 @@ pub unsafe extern "C" fn zc_region_map(
     out: *mut *mut zc_region,
 ) -> zc_result {
     ffi_boundary!("zc_region_map", {
-        let out = Out::new(out, "out")?;
-        let fd = boundary::c_fd(fd);
-        let region = options("map", mode, position, flags)?.size_signed(size).map(fd)?;
-        let handle = store(region)?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(handle) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { map(fd, mode, position, Some(size), flags, out) }
     })
 }
 
@@ -178,13 +195,8 @@ pub unsafe extern "C" fn zc_region_map_to_end(
     out: *mut *mut zc_region,
 ) -> zc_result {
     ffi_boundary!("zc_region_map_to_end", {
-        let out = Out::new(out, "out")?;
-        let fd = boundary::c_fd(fd);
-        let region = options("map", mode, position, flags)?.map(fd)?;
-        let handle = store(region)?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(handle) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { map(fd, mode, position, None, flags, out) }
     })
 }
 
@@ -236,7 +248,7 @@ pub unsafe extern "C" fn zc_region_shared_anonymous(
             other => return Err(invalid(OP, format!("unknown huge-page policy {other}"))),
         };
         let (region, memfd) = MappedRegion::shared_anonymous(name, size, huge)?;
-        let handle = store(region)?;
+        let handle = insert(region)?;
         // SAFETY: the caller vouches that both out-parameters are writable.
         unsafe {
             out_region.write(handle);
@@ -279,15 +291,17 @@ pub extern "C" fn zc_region_data(region: *const zc_region) -> *const u8 {
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_data_mut(region: *mut zc_region, out: *mut *mut u8) -> zc_result {
     ffi_boundary!("zc_region_data_mut", {
-        let out = Out::new(out, "out")?;
-        let r = REGIONS.get(region)?;
-        r.check("data_mut")?;
-        if !r.mode().is_writable() {
-            return Err(Failure::Core(zcopy::Error::NotWritable { op: "data_mut" }));
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe {
+            store(out, "out", || {
+                let r = REGIONS.get(region)?;
+                r.check("data_mut")?;
+                if !r.mode().is_writable() {
+                    return Err(Failure::Core(zcopy::Error::NotWritable { op: "data_mut" }));
+                }
+                Ok(r.as_mut_ptr())
+            })
         }
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(r.as_mut_ptr()) };
-        Ok(())
     })
 }
 
@@ -310,11 +324,8 @@ pub extern "C" fn zc_region_len(region: *const zc_region) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_position(region: *const zc_region, out: *mut u64) -> zc_result {
     ffi_boundary!("zc_region_position", {
-        let out = Out::new(out, "out")?;
-        let position = REGIONS.get(region)?.position();
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(position) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(REGIONS.get(region)?.position())) }
     })
 }
 
@@ -331,15 +342,13 @@ pub unsafe extern "C" fn zc_region_position(region: *const zc_region, out: *mut 
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_mode(region: *const zc_region, out: *mut zc_map_mode) -> zc_result {
     ffi_boundary!("zc_region_mode", {
-        let out = Out::new(out, "out")?;
-        let mode = match REGIONS.get(region)?.mode() {
-            MapMode::ReadOnly => ZC_MAP_READ_ONLY,
-            MapMode::ReadWrite => ZC_MAP_READ_WRITE,
-            MapMode::Private => ZC_MAP_PRIVATE,
+        let mode = || match REGIONS.get(region)?.mode() {
+            MapMode::ReadOnly => Ok(ZC_MAP_READ_ONLY),
+            MapMode::ReadWrite => Ok(ZC_MAP_READ_WRITE),
+            MapMode::Private => Ok(ZC_MAP_PRIVATE),
         };
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(mode) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", mode) }
     })
 }
 
@@ -367,10 +376,7 @@ pub extern "C" fn zc_region_is_truncated(region: *const zc_region) -> bool {
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_check(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_check", {
-        REGIONS.get(region)?.check("check")?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_check", { Ok(REGIONS.get(region)?.check("check")?) })
 }
 
 /// Copies `len` bytes at `offset` of the region into `buf`. With the truncation guard installed,
@@ -434,10 +440,7 @@ pub unsafe extern "C" fn zc_region_write(
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_force(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_force", {
-        REGIONS.get(region)?.force()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_force", { Ok(REGIONS.get(region)?.force()?) })
 }
 
 /// Writes `[offset, offset + len)` of the region back and waits. The range is widened to whole
@@ -450,8 +453,7 @@ pub extern "C" fn zc_region_force(region: *const zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_force_range(region: *const zc_region, offset: u64, len: u64) -> zc_result {
     ffi_boundary!("zc_region_force_range", {
-        REGIONS.get(region)?.force_range(offset, len)?;
-        Ok(())
+        Ok(REGIONS.get(region)?.force_range(offset, len)?)
     })
 }
 
@@ -464,8 +466,7 @@ pub extern "C" fn zc_region_force_range(region: *const zc_region, offset: u64, l
 #[no_mangle]
 pub extern "C" fn zc_region_force_async(region: *const zc_region) -> zc_result {
     ffi_boundary!("zc_region_force_async", {
-        REGIONS.get(region)?.force_async()?;
-        Ok(())
+        Ok(REGIONS.get(region)?.force_async()?)
     })
 }
 
@@ -478,8 +479,7 @@ pub extern "C" fn zc_region_force_async(region: *const zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_force_range_async(region: *const zc_region, offset: u64, len: u64) -> zc_result {
     ffi_boundary!("zc_region_force_range_async", {
-        REGIONS.get(region)?.force_range_async(offset, len)?;
-        Ok(())
+        Ok(REGIONS.get(region)?.force_range_async(offset, len)?)
     })
 }
 
@@ -492,10 +492,7 @@ pub extern "C" fn zc_region_force_range_async(region: *const zc_region, offset: 
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_load(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_load", {
-        REGIONS.get(region)?.load()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_load", { Ok(REGIONS.get(region)?.load()?) })
 }
 
 /// Faults `[offset, offset + len)` in with `MADV_POPULATE_READ`: a checked prefault that turns a
@@ -510,8 +507,7 @@ pub extern "C" fn zc_region_load(region: *const zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_prefault(region: *const zc_region, offset: u64, len: u64) -> zc_result {
     ffi_boundary!("zc_region_prefault", {
-        REGIONS.get(region)?.prefault_checked(offset, len)?;
-        Ok(())
+        Ok(REGIONS.get(region)?.prefault_checked(offset, len)?)
     })
 }
 
@@ -529,11 +525,8 @@ pub extern "C" fn zc_region_prefault(region: *const zc_region, offset: u64, len:
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_is_loaded(region: *const zc_region, out: *mut bool) -> zc_result {
     ffi_boundary!("zc_region_is_loaded", {
-        let out = Out::new(out, "out")?;
-        let loaded = REGIONS.get(region)?.is_loaded()?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(loaded) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(REGIONS.get(region)?.is_loaded()?)) }
     })
 }
 
@@ -551,11 +544,8 @@ pub unsafe extern "C" fn zc_region_is_loaded(region: *const zc_region, out: *mut
 #[no_mangle]
 pub unsafe extern "C" fn zc_region_page_count(region: *const zc_region, out: *mut usize) -> zc_result {
     ffi_boundary!("zc_region_page_count", {
-        let out = Out::new(out, "out")?;
-        let pages = REGIONS.get(region)?.residency()?.len();
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(pages) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(REGIONS.get(region)?.residency()?.len())) }
     })
 }
 
@@ -580,23 +570,24 @@ pub unsafe extern "C" fn zc_region_residency(
     out_n: *mut usize,
 ) -> zc_result {
     ffi_boundary!("zc_region_residency", {
-        let out_n = Out::new(out_n, "out_n")?;
-        // SAFETY: the caller vouches for `len` writable bytes at `pages`.
-        let buf = unsafe { boundary::slice_mut(pages, len, "pages") }?;
-        let resident = REGIONS.get(region)?.residency()?;
-        if resident.len() > buf.len() {
-            return Err(Failure::InsufficientSpace {
-                what: "the residency of every page",
-                need: resident.len(),
-                have: buf.len(),
-            });
-        }
-        for (dst, r) in buf.iter_mut().zip(&resident) {
-            *dst = u8::from(*r);
-        }
-        // SAFETY: the caller vouches that `out_n` is writable.
-        unsafe { out_n.write(resident.len()) };
-        Ok(())
+        let fill = || {
+            // SAFETY: the caller vouches for `len` writable bytes at `pages`.
+            let buf = unsafe { boundary::slice_mut(pages, len, "pages") }?;
+            let resident = REGIONS.get(region)?.residency()?;
+            if resident.len() > buf.len() {
+                return Err(Failure::InsufficientSpace {
+                    what: "the residency of every page",
+                    need: resident.len(),
+                    have: buf.len(),
+                });
+            }
+            for (dst, r) in buf.iter_mut().zip(&resident) {
+                *dst = u8::from(*r);
+            }
+            Ok(resident.len())
+        };
+        // SAFETY: the caller vouches that `out_n` is NULL or writable.
+        unsafe { store(out_n, "out_n", fill) }
     })
 }
 
@@ -680,10 +671,7 @@ pub extern "C" fn zc_region_advise_unchecked(
 #[must_use]
 #[no_mangle]
 pub extern "C" fn zc_region_lock(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_lock", {
-        REGIONS.get(region)?.lock()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_lock", { Ok(REGIONS.get(region)?.lock()?) })
 }
 
 /// Unlocks the region's pages (`munlock`).
@@ -693,10 +681,7 @@ pub extern "C" fn zc_region_lock(region: *const zc_region) -> zc_result {
 /// `ZC_ERR_IO`, `ZC_ERR_CLOSED`, `ZC_ERR_BAD_HANDLE`.
 #[no_mangle]
 pub extern "C" fn zc_region_unlock(region: *const zc_region) -> zc_result {
-    ffi_boundary!("zc_region_unlock", {
-        REGIONS.get(region)?.unlock()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_region_unlock", { Ok(REGIONS.get(region)?.unlock()?) })
 }
 
 /// Closes the region now: the file's pages are dropped (a deleted file's space is freed, a
@@ -727,11 +712,8 @@ pub extern "C" fn zc_region_close(region: *mut zc_region) -> zc_result {
 #[no_mangle]
 pub extern "C" fn zc_region_free(region: *mut zc_region) -> zc_result {
     ffi_boundary!("zc_region_free", {
-        if region.is_null() {
-            return Ok(());
-        }
         // Unmapped here, or when a call still running on another thread ends.
-        drop(REGIONS.remove(region)?);
+        drop(REGIONS.free(region)?);
         Ok(())
     })
 }

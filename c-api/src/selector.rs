@@ -1,12 +1,13 @@
 //! `zc_selector`: an epoll selector with a built-in waker.
 
 use std::cell::RefCell;
+use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 use std::time::Duration;
 
-use zcopy::{Events, Interest, Mode, Selector, Token};
+use zcopy::{Event, Events, Interest, Mode, Selector, Token};
 
-use crate::boundary::{c_fd, ffi_boundary, ffi_value, Failure, Out};
+use crate::boundary::{c_fd, ffi_boundary, ffi_value, store, Failure};
 use crate::error::zc_result;
 use crate::handle::{to_ptr, HandleTable};
 
@@ -18,7 +19,6 @@ use crate::handle::{to_ptr, HandleTable};
 /// Thread safety: every function may be called on the same selector from several threads at
 /// once (register from one thread while another is in `zc_selector_select`, wake from any
 /// thread); `zc_selector_free` must be the last call.
-#[allow(non_camel_case_types)]
 pub struct zc_selector {
     _private: [u8; 0],
 }
@@ -64,7 +64,6 @@ pub const ZC_SELECT_MAX_EVENTS: usize = 65536;
 
 /// One readiness event, written by `zc_selector_select` into the caller's array. Plain data.
 #[repr(C)]
-#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug)]
 pub struct zc_event {
     /// The token given at registration.
@@ -97,16 +96,23 @@ thread_local! {
 #[no_mangle]
 pub unsafe extern "C" fn zc_selector_new(out: *mut *mut zc_selector) -> zc_result {
     ffi_boundary!("zc_selector_new", {
-        let out = Out::new(out, "out")?;
-        let handle = SELECTORS.insert(Selector::new()?)?;
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(to_ptr(handle)) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || SELECTORS.insert(Selector::new()?).map(to_ptr)) }
     })
 }
 
-fn interest_mode(interest: u32, mode: u32) -> Result<(Interest, Mode), Failure> {
-    Ok((Interest::from_bits(interest)?, Mode::from_bits(mode)?))
+/// The body of `zc_selector_register` and `zc_selector_modify`: the C bits checked, then `watch`
+/// (`Selector::register` or `Selector::reregister`) run on the selector.
+fn watch(
+    selector: *const zc_selector,
+    fd: c_int,
+    token: u64,
+    bits: (u32, u32),
+    watch: fn(&Selector, BorrowedFd<'_>, Token, Interest, Mode) -> zcopy::Result<()>,
+) -> Result<(), Failure> {
+    let s = SELECTORS.get(selector)?;
+    let (interest, mode) = (Interest::from_bits(bits.0)?, Mode::from_bits(bits.1)?);
+    Ok(watch(&s, c_fd(fd), Token(token), interest, mode)?)
 }
 
 /// Starts watching `fd` (a socket, pipe, eventfd, ...; not a regular file) for `interest`
@@ -130,10 +136,7 @@ pub extern "C" fn zc_selector_register(
     mode: u32,
 ) -> zc_result {
     ffi_boundary!("zc_selector_register", {
-        let s = SELECTORS.get(selector)?;
-        let (interest, mode) = interest_mode(interest, mode)?;
-        s.register(c_fd(fd), Token(token), interest, mode)?;
-        Ok(())
+        watch(selector, fd, token, (interest, mode), Selector::register)
     })
 }
 
@@ -153,10 +156,7 @@ pub extern "C" fn zc_selector_modify(
     mode: u32,
 ) -> zc_result {
     ffi_boundary!("zc_selector_modify", {
-        let s = SELECTORS.get(selector)?;
-        let (interest, mode) = interest_mode(interest, mode)?;
-        s.reregister(c_fd(fd), Token(token), interest, mode)?;
-        Ok(())
+        watch(selector, fd, token, (interest, mode), Selector::reregister)
     })
 }
 
@@ -169,8 +169,7 @@ pub extern "C" fn zc_selector_modify(
 #[no_mangle]
 pub extern "C" fn zc_selector_deregister(selector: *const zc_selector, fd: c_int) -> zc_result {
     ffi_boundary!("zc_selector_deregister", {
-        SELECTORS.get(selector)?.deregister(c_fd(fd))?;
-        Ok(())
+        Ok(SELECTORS.get(selector)?.deregister(c_fd(fd))?)
     })
 }
 
@@ -200,53 +199,70 @@ pub unsafe extern "C" fn zc_selector_select(
     out_n: *mut usize,
 ) -> zc_result {
     ffi_boundary!("zc_selector_select", {
-        let out_n = Out::new(out_n, "out_n")?;
-        if events.is_null() {
-            return Err(Failure::Null { param: "events" });
-        }
-        if capacity == 0 {
-            return Err(crate::boundary::invalid("select", "capacity is 0"));
-        }
-        let s = SELECTORS.get(selector)?;
-        let capacity = capacity.min(ZC_SELECT_MAX_EVENTS);
-        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let n = EVENTS.with(|cell| -> Result<usize, Failure> {
-            let mut buf = cell.borrow_mut();
-            if buf.capacity() != capacity {
-                *buf = Events::with_capacity(capacity);
-            }
-            s.select(&mut buf, timeout)?;
-            // SAFETY: the caller vouches for `capacity` writable events at `events`; the core
-            // returns at most the buffer's capacity, which is `capacity` (or less).
-            let dst = unsafe { std::slice::from_raw_parts_mut(events, capacity) };
-            let mut n = 0;
-            for (slot, e) in dst.iter_mut().zip(buf.iter()) {
-                let mut flags = 0;
-                for (yes, bit) in [
-                    (e.is_readable(), ZC_EVENT_READABLE),
-                    (e.is_writable(), ZC_EVENT_WRITABLE),
-                    (e.is_error(), ZC_EVENT_ERROR),
-                    (e.is_read_closed(), ZC_EVENT_READ_CLOSED),
-                    (e.is_write_closed(), ZC_EVENT_WRITE_CLOSED),
-                    (e.is_priority(), ZC_EVENT_PRIORITY),
-                ] {
-                    if yes {
-                        flags |= bit;
-                    }
-                }
-                *slot = zc_event {
-                    token: e.token().0,
-                    flags,
-                    events: e.raw(),
-                };
-                n += 1;
-            }
-            Ok(n)
-        })?;
-        // SAFETY: the caller vouches that `out_n` is writable.
-        unsafe { out_n.write(n) };
-        Ok(())
+        // SAFETY: the caller vouches that `out_n` is NULL or writable, and for the events.
+        unsafe { store(out_n, "out_n", || select(selector, events, capacity, timeout_ms)) }
     })
+}
+
+/// The body of `zc_selector_select`, once `out_n` is known to be writable: the number of events
+/// written.
+///
+/// # Safety
+///
+/// - `events` must be NULL or point to `capacity` writable `zc_event`s.
+unsafe fn select(
+    selector: *const zc_selector,
+    events: *mut zc_event,
+    capacity: usize,
+    timeout_ms: c_int,
+) -> Result<usize, Failure> {
+    if events.is_null() {
+        return Err(Failure::Null { param: "events" });
+    }
+    if capacity == 0 {
+        return Err(crate::boundary::invalid("select", "capacity is 0"));
+    }
+    let s = SELECTORS.get(selector)?;
+    let capacity = capacity.min(ZC_SELECT_MAX_EVENTS);
+    let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+    EVENTS.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.capacity() != capacity {
+            *buf = Events::with_capacity(capacity);
+        }
+        s.select(&mut buf, timeout)?;
+        // SAFETY: the caller vouches for `capacity` writable events at `events`; the core
+        // returns at most the buffer's capacity, which is `capacity` (or less).
+        let dst = unsafe { std::slice::from_raw_parts_mut(events, capacity) };
+        let mut n = 0;
+        for (slot, e) in dst.iter_mut().zip(buf.iter()) {
+            *slot = c_event(e);
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+/// A core event as C sees it: the `ZC_EVENT_*` flags and the raw epoll bits.
+fn c_event(e: Event) -> zc_event {
+    let mut flags = 0;
+    for (yes, bit) in [
+        (e.is_readable(), ZC_EVENT_READABLE),
+        (e.is_writable(), ZC_EVENT_WRITABLE),
+        (e.is_error(), ZC_EVENT_ERROR),
+        (e.is_read_closed(), ZC_EVENT_READ_CLOSED),
+        (e.is_write_closed(), ZC_EVENT_WRITE_CLOSED),
+        (e.is_priority(), ZC_EVENT_PRIORITY),
+    ] {
+        if yes {
+            flags |= bit;
+        }
+    }
+    zc_event {
+        token: e.token().0,
+        flags,
+        events: e.raw(),
+    }
 }
 
 /// Makes the current (or, if none runs, the next) `zc_selector_select` return at once with 0
@@ -257,10 +273,7 @@ pub unsafe extern "C" fn zc_selector_select(
 /// `ZC_ERR_IO`, `ZC_ERR_BAD_HANDLE`.
 #[no_mangle]
 pub extern "C" fn zc_selector_wake(selector: *const zc_selector) -> zc_result {
-    ffi_boundary!("zc_selector_wake", {
-        SELECTORS.get(selector)?.wake()?;
-        Ok(())
-    })
+    ffi_boundary!("zc_selector_wake", { Ok(SELECTORS.get(selector)?.wake()?) })
 }
 
 /// Closes the selector: a running `zc_selector_select` returns, later calls (except
@@ -306,11 +319,8 @@ pub extern "C" fn zc_selector_is_open(selector: *const zc_selector) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn zc_selector_fd(selector: *const zc_selector, out: *mut c_int) -> zc_result {
     ffi_boundary!("zc_selector_fd", {
-        let out = Out::new(out, "out")?;
-        let fd = SELECTORS.get(selector)?.as_raw_fd();
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(fd) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { store(out, "out", || Ok(SELECTORS.get(selector)?.as_raw_fd())) }
     })
 }
 
@@ -324,13 +334,12 @@ pub unsafe extern "C" fn zc_selector_fd(selector: *const zc_selector, out: *mut 
 #[no_mangle]
 pub extern "C" fn zc_selector_free(selector: *mut zc_selector) -> zc_result {
     ffi_boundary!("zc_selector_free", {
-        if selector.is_null() {
-            return Ok(());
+        if let Some(s) = SELECTORS.free(selector)? {
+            s.close();
+            // The descriptors close here, or when a select still running on another thread
+            // returns.
+            drop(s);
         }
-        let s = SELECTORS.remove(selector)?;
-        s.close();
-        // The descriptors close here, or when a select still running on another thread returns.
-        drop(s);
         Ok(())
     })
 }

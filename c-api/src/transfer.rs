@@ -7,11 +7,10 @@ use std::sync::OnceLock;
 
 use zcopy::{Policy, SpliceFlags, Transfer, TransferMethod, TransferRequest};
 
-use crate::boundary::{self, c_fd, ffi_boundary, ffi_value, invalid, CResult, Out};
+use crate::boundary::{self, c_fd, ffi_boundary, ffi_value, invalid, store, CResult, Out};
 use crate::error::zc_result;
 
 /// The kernel path that moved the bytes of a transfer (`ZC_METHOD_*`).
-#[allow(non_camel_case_types)]
 pub type zc_transfer_method = u32;
 /// Nothing moved, so no method ran (a count of 0, a position at or past the end of the file).
 pub const ZC_METHOD_NONE: zc_transfer_method = 0;
@@ -38,7 +37,6 @@ pub const ZC_MAX_DIRECT_TRANSFER: u64 = 0x7fff_f000;
 
 /// The outcome of a transfer. Plain data: the caller owns it.
 #[repr(C)]
-#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug)]
 pub struct zc_transfer {
     /// Bytes moved.
@@ -71,9 +69,30 @@ fn c_transfer(t: Transfer) -> zc_transfer {
     }
 }
 
-/// Runs `request` on the caller's descriptors (which the caller keeps open during the call).
-fn run(request: TransferRequest<'_>, source: c_int, target: c_int) -> CResult<Transfer> {
-    Ok(request.run(c_fd(source), c_fd(target))?)
+/// The body of every `zc_transfer_*` function that has one `out`: checks `out`, then the method
+/// a `_using` function forces (`Some((op, number))`; `op` names the call in the error), runs
+/// `request` on the caller's descriptors (which the caller keeps open during the call), and
+/// stores the outcome in `*out`. The core checks the descriptors and the range, in the JDK's
+/// order.
+///
+/// # Safety
+///
+/// - `out` must be NULL or valid for a write of one `zc_transfer`.
+unsafe fn transfer(
+    out: *mut zc_transfer,
+    request: TransferRequest<'_>,
+    forced: Option<(&'static str, zc_transfer_method)>,
+    source: c_int,
+    target: c_int,
+) -> CResult<()> {
+    // SAFETY: the caller vouches that `out` is NULL or writable.
+    unsafe {
+        store(out, "out", || {
+            let method = forced.map(|(op, m)| method_from(op, m)).transpose()?;
+            let t = request.method(method).run(c_fd(source), c_fd(target))?;
+            Ok(c_transfer(t))
+        })
+    }
 }
 
 /// Transfers up to `count` bytes of the file open on `src`, starting at `position`, to `target`
@@ -87,8 +106,10 @@ fn run(request: TransferRequest<'_>, source: c_int, target: c_int) -> CResult<Tr
 ///   0 bytes when nothing fitted). Not an error. `EINTR` is retried.
 /// - A peer that has gone gives `ZC_ERR_IO` with `EPIPE`/`ECONNRESET`, never a `SIGPIPE` death
 ///   (when `SIGPIPE` is not ignored, it is blocked around the call and a pending one consumed).
-/// - The method is probed per descriptor kind, fastest first: `copy_file_range`, `sendfile`,
-///   `splice`, mmap + `write`, `read`/`write`; `out->method` says which one ran.
+/// - The route depends on the pair of descriptors: `copy_file_range` between files (`sendfile`
+///   on tmpfs), mmap + `write` to a TCP peer on this host and `splice` to an `AF_UNIX` peer for
+///   64 KiB and more, `sendfile` to other targets and for smaller transfers to sockets; a route
+///   that cannot serve the pair falls through to the next. `out->method` says which one ran.
 ///
 /// The descriptors stay the caller's, who keeps them open during the call.
 ///
@@ -113,11 +134,8 @@ pub unsafe extern "C" fn zc_transfer_to(
     out: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_to", {
-        let out = Out::new(out, "out")?;
-        let t = c_transfer(run(TransferRequest::to(position, count), src, target)?);
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(t) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { transfer(out, TransferRequest::to(position, count), None, src, target) }
     })
 }
 
@@ -144,16 +162,9 @@ pub unsafe extern "C" fn zc_transfer_to_using(
     out: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_to_using", {
-        let out = Out::new(out, "out")?;
-        let m = method_from("transfer_to", method)?;
-        let t = c_transfer(run(
-            TransferRequest::to(position, count).method(Some(m)),
-            src,
-            target,
-        )?);
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(t) };
-        Ok(())
+        let forced = Some(("transfer_to", method));
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { transfer(out, TransferRequest::to(position, count), forced, src, target) }
     })
 }
 
@@ -185,11 +196,8 @@ pub unsafe extern "C" fn zc_transfer_from(
     out: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_from", {
-        let out = Out::new(out, "out")?;
-        let t = c_transfer(run(TransferRequest::from(position, count), src, target)?);
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(t) };
-        Ok(())
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { transfer(out, TransferRequest::from(position, count), None, src, target) }
     })
 }
 
@@ -214,16 +222,9 @@ pub unsafe extern "C" fn zc_transfer_from_using(
     out: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_from_using", {
-        let out = Out::new(out, "out")?;
-        let m = method_from("transfer_from", method)?;
-        let t = c_transfer(run(
-            TransferRequest::from(position, count).method(Some(m)),
-            src,
-            target,
-        )?);
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(t) };
-        Ok(())
+        let forced = Some(("transfer_from", method));
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { transfer(out, TransferRequest::from(position, count), forced, src, target) }
     })
 }
 
@@ -251,15 +252,9 @@ pub unsafe extern "C" fn zc_transfer_all(
     out: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_all", {
-        let out = Out::new(out, "out")?;
-        let t = c_transfer(run(
-            TransferRequest::to(position, count).policy(Policy::All),
-            src,
-            target,
-        )?);
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(t) };
-        Ok(())
+        let all = TransferRequest::to(position, count).policy(Policy::All);
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { transfer(out, all, None, src, target) }
     })
 }
 
@@ -283,15 +278,10 @@ pub unsafe extern "C" fn zc_transfer_all_using(
     out: *mut zc_transfer,
 ) -> zc_result {
     ffi_boundary!("zc_transfer_all_using", {
-        let out = Out::new(out, "out")?;
-        let m = method_from("transfer_all", method)?;
-        let request = TransferRequest::to(position, count)
-            .policy(Policy::All)
-            .method(Some(m));
-        let t = c_transfer(run(request, src, target)?);
-        // SAFETY: the caller vouches that `out` is writable.
-        unsafe { out.write(t) };
-        Ok(())
+        let all = TransferRequest::to(position, count).policy(Policy::All);
+        let forced = Some(("transfer_all", method));
+        // SAFETY: the caller vouches that `out` is NULL or writable.
+        unsafe { transfer(out, all, forced, src, target) }
     })
 }
 
@@ -330,7 +320,8 @@ pub unsafe extern "C" fn zc_transfer_to_with_header(
         let out_body = Out::new(out_body, "out_body")?;
         // SAFETY: the caller vouches for `header_len` readable bytes at `header`.
         let header = unsafe { boundary::slice(header, header_len, "header") }?;
-        let t = run(TransferRequest::to(position, count).header(header), src, target)?;
+        let request = TransferRequest::to(position, count).header(header);
+        let t = request.run(c_fd(src), c_fd(target))?;
         // SAFETY: the caller vouches that both out-parameters are writable.
         unsafe {
             out_header_sent.write(t.header);
@@ -470,12 +461,13 @@ pub unsafe extern "C" fn zc_tee(
     out_n: *mut usize,
 ) -> zc_result {
     ffi_boundary!("zc_tee", {
-        let out_n = Out::new(out_n, "out_n")?;
-        let flags = SpliceFlags::from_bits(flags)?;
-        let n = zcopy::tee(c_fd(fd_in), c_fd(fd_out), len, flags)?;
-        // SAFETY: the caller vouches that `out_n` is writable.
-        unsafe { out_n.write(n) };
-        Ok(())
+        // SAFETY: the caller vouches that `out_n` is NULL or writable.
+        unsafe {
+            store(out_n, "out_n", || {
+                let flags = SpliceFlags::from_bits(flags)?;
+                Ok(zcopy::tee(c_fd(fd_in), c_fd(fd_out), len, flags)?)
+            })
+        }
     })
 }
 

@@ -13,26 +13,20 @@ from __future__ import annotations
 
 import os
 import re
-import signal
+import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-FAILURES: list[str] = []
-PASSED = 0
+from check_tally import Tally
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "http"))
+import servers  # noqa: E402  (how every HTTP server of the project is started, stopped and talked to)
 
-def check(cond: bool, what: str) -> None:
-    global PASSED
-    if cond:
-        PASSED += 1
-    else:
-        FAILURES.append(what)
-        print(f"  FAILED: {what}", file=sys.stderr)
+TALLY = Tally("http_server_check")
+check = TALLY.check
 
 
 class Reply:
@@ -62,34 +56,15 @@ def split_replies(raw: bytes) -> list[Reply]:
     return out
 
 
-class Server:
-    def __init__(self, binary: str, root: Path):
-        self.proc = subprocess.Popen([binary, "--root", str(root), "--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        m = re.search(r"listening on ([0-9.]+):(\d+)", line)
-        if not m:
-            raise SystemExit(f"the server did not start: {line!r} {self.proc.stderr.read().decode()}")
-        self.addr = (m.group(1), int(m.group(2)))
+class Server(servers.Running):
+    """zc-http-server on a scratch root, and the two ways this check talks to it."""
 
-    def exchange(self, data: bytes | list[bytes], pause: float = 0.0, timeout: float = 5.0) -> bytes:
+    def __init__(self, binary: str, root: Path):
+        super().__init__(servers.ServerSpec("zc-http-server", [binary], True), root)
+
+    def exchange(self, data: bytes | list[bytes], pause: float = 0.0) -> bytes:
         """Sends data (pieces with a pause between), reads until the server closes or goes quiet."""
-        with socket.create_connection(self.addr, timeout=timeout) as s:
-            for piece in data if isinstance(data, list) else [data]:
-                s.sendall(piece)
-                if pause:
-                    time.sleep(pause)
-            chunks = []
-            s.settimeout(1.0)
-            while True:
-                try:
-                    c = s.recv(1 << 16)
-                except socket.timeout:
-                    break
-                if not c:
-                    break
-                chunks.append(c)
-            return b"".join(chunks)
+        return servers.exchange(self.addr, data, pause=pause, quiet=1.0, timeout=5.0)
 
     def get(self, target: str, *headers: str, method: str = "GET", version: str = "HTTP/1.1") -> Reply:
         head = f"{method} {target} {version}\r\nHost: x\r\n" + "".join(h + "\r\n" for h in headers)
@@ -260,18 +235,15 @@ def main() -> int:
         check(not errors, f"200 concurrent keep-alive clients, 5 requests each: {errors[:3]}")
         check(srv.get("/4k.bin").body == data, "still serving")
     finally:
-        srv.proc.send_signal(signal.SIGTERM)
         try:
-            rc = srv.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.proc.kill()
-            rc = -9
+            rc = srv.stop()
+        except RuntimeError as e:  # it did not stop within 10 s of SIGTERM, and was killed
+            rc = str(e)
         err = srv.proc.stderr.read().decode(errors="replace")
         check(rc == 0, f"SIGTERM: exit status {rc}")
         check("ERROR" not in err and "runtime error" not in err, f"clean stderr: {err[-3000:]}")
-        subprocess.run(["rm", "-rf", str(base)])
-    print(f"http_server_check: {PASSED} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+        shutil.rmtree(base, ignore_errors=True)
+    return TALLY.summary()
 
 
 if __name__ == "__main__":

@@ -32,11 +32,11 @@ TEST(outside_faults_keep_the_default_action) {
     if (pid == 0) {
         signal(SIGBUS, SIG_DFL);
         if (zc_guard_install() != ZC_OK) _exit(2);
-        char path[64];
-        int fd = zc_temp_file(path, 2 * 4096, O_RDWR);
-        unlink(path);
-        volatile uint8_t *p = (volatile uint8_t *)mmap(NULL, 2 * 4096, PROT_READ, MAP_SHARED, fd, 0);
-        if (ftruncate(fd, 0)) _exit(3);
+        struct zc_file f;
+        zc_file_create(&f, 2 * 4096, O_RDWR);
+        unlink(f.path);
+        volatile uint8_t *p = (volatile uint8_t *)mmap(NULL, 2 * 4096, PROT_READ, MAP_SHARED, f.fd, 0);
+        if (ftruncate(f.fd, 0)) _exit(3);
         uint8_t b = p[4096]; /* must die here */
         _exit(b == 0 ? 4 : 5);
     }
@@ -57,11 +57,10 @@ TEST(a_truncated_region_reads_zeros_and_reports_truncated) {
     CHECK_OK(zc_guard_install()); /* idempotent */
     CHECK(zc_guard_is_installed());
 
-    char path[64];
-    int fd = zc_temp_file(path, 4 * 4096, O_RDWR);
-    REQUIRE(fd >= 0);
-    zc_region *r = NULL;
-    CHECK_OK(zc_region_map(fd, ZC_MAP_READ_ONLY, 0, 4 * 4096, 0, &r));
+    struct zc_mapped m;
+    REQUIRE(zc_map_temp(&m, 4 * 4096, O_RDWR, ZC_MAP_READ_ONLY, 0, 4 * 4096, 0) == 0);
+    int fd = m.file.fd;
+    zc_region *r = m.region;
     const volatile uint8_t *p = zc_region_data(r);
     REQUIRE(p != NULL);
     CHECK(p[2 * 4096 + 5] == zc_pattern_byte(2 * 4096 + 5));
@@ -81,56 +80,48 @@ TEST(a_truncated_region_reads_zeros_and_reports_truncated) {
 
     /* Writes past the new end of a read-write region go nowhere, without a crash. */
     REQUIRE(ftruncate(fd, 3 * 4096) == 0);
-    CHECK_OK(zc_region_map(fd, ZC_MAP_READ_WRITE, 0, 3 * 4096, 0, &r));
+    CHECK_OK(zc_region_map(fd, ZC_MAP_READ_WRITE, 0, 3 * 4096, 0, &m.region));
     uint8_t *w = NULL;
-    CHECK_OK(zc_region_data_mut(r, &w));
+    CHECK_OK(zc_region_data_mut(m.region, &w));
     REQUIRE(ftruncate(fd, 0) == 0);
     ((volatile uint8_t *)w)[4096] = 1;
-    CHECK(zc_region_is_truncated(r));
+    CHECK(zc_region_is_truncated(m.region));
     struct stat st;
     fstat(fd, &st);
     CHECK(st.st_size == 0);
-    CHECK_OK(zc_region_free(r));
-    close(fd);
-    unlink(path);
+    zc_unmap_temp(&m);
 }
 
 TEST(a_fault_outside_zcopy_goes_to_the_earlier_handler) {
-    char path[64];
-    int fd = zc_temp_file(path, 2 * 4096, O_RDWR);
-    REQUIRE(fd >= 0);
-    volatile uint8_t *p = (volatile uint8_t *)mmap(NULL, 2 * 4096, PROT_READ, MAP_SHARED, fd, 0);
+    struct zc_file f;
+    REQUIRE(zc_file_create(&f, 2 * 4096, O_RDWR) >= 0);
+    volatile uint8_t *p = (volatile uint8_t *)mmap(NULL, 2 * 4096, PROT_READ, MAP_SHARED, f.fd, 0);
     REQUIRE(p != MAP_FAILED);
-    REQUIRE(ftruncate(fd, 0) == 0);
+    REQUIRE(ftruncate(f.fd, 0) == 0);
     int before = own_handler_calls;
     uint8_t b = p[4096 + 7];
     CHECK(b == 0);
     CHECK(own_handler_calls == before + 1);
     CHECK(own_handler_addr == (void *)(p + 4096 + 7));
     munmap((void *)p, 2 * 4096);
-    close(fd);
-    unlink(path);
+    zc_file_remove(&f);
 }
 
 TEST(regions_mapped_before_install_are_covered_too) {
     /* The guard is installed by now; this checks a region that existed before a second install
      * call and one made after, both absorbing their faults. */
-    char path[64];
-    int fd = zc_temp_file(path, 2 * 4096, O_RDWR);
-    REQUIRE(fd >= 0);
-    zc_region *a = NULL, *b = NULL;
-    CHECK_OK(zc_region_map(fd, ZC_MAP_PRIVATE, 0, 2 * 4096, 0, &a));
+    struct zc_mapped a;
+    REQUIRE(zc_map_temp(&a, 2 * 4096, O_RDWR, ZC_MAP_PRIVATE, 0, 2 * 4096, 0) == 0);
     CHECK_OK(zc_guard_install());
-    CHECK_OK(zc_region_map(fd, ZC_MAP_READ_ONLY, 4096, 4096, 0, &b));
-    REQUIRE(ftruncate(fd, 0) == 0);
-    CHECK(((const volatile uint8_t *)zc_region_data(a))[4096] == 0);
+    zc_region *b = NULL;
+    CHECK_OK(zc_region_map(a.file.fd, ZC_MAP_READ_ONLY, 4096, 4096, 0, &b));
+    REQUIRE(ftruncate(a.file.fd, 0) == 0);
+    CHECK(((const volatile uint8_t *)zc_region_data(a.region))[4096] == 0);
     CHECK(((const volatile uint8_t *)zc_region_data(b))[0] == 0);
-    CHECK_RC(zc_region_check(a), ZC_ERR_TRUNCATED);
+    CHECK_RC(zc_region_check(a.region), ZC_ERR_TRUNCATED);
     CHECK_RC(zc_region_check(b), ZC_ERR_TRUNCATED);
-    CHECK_OK(zc_region_free(a));
     CHECK_OK(zc_region_free(b));
-    close(fd);
-    unlink(path);
+    zc_unmap_temp(&a);
 }
 
 int main(void) {

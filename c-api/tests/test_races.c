@@ -99,8 +99,7 @@ TEST(select_while_others_register_wake_close_and_free) {
 /* ---- transfers ---------------------------------------------------------------------------- */
 
 #define XFER_SIZE (4 << 20)
-static char xfer_path[64];
-static int xfer_src = -1;
+static struct zc_file xfer_src; /* the file every transferring thread sends */
 
 struct transferring {
     zc_transfer_method method;
@@ -110,7 +109,7 @@ struct transferring {
 static void *transfer_thread(void *arg) {
     struct transferring *t = (struct transferring *)arg;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return NULL;
+    if (zc_socket_pair(sv)) return NULL;
     uint8_t *got = (uint8_t *)malloc(XFER_SIZE);
     struct zc_drain d;
     if (!got || zc_drain_start(&d, sv[1], got, XFER_SIZE)) return NULL;
@@ -119,7 +118,7 @@ static void *transfer_thread(void *arg) {
         uint64_t done = 0;
         while (done < XFER_SIZE && ok) {
             zc_transfer x;
-            zc_result rc = zc_transfer_to_using(t->method, xfer_src, (int64_t)done, XFER_SIZE - (int64_t)done,
+            zc_result rc = zc_transfer_to_using(t->method, xfer_src.fd, (int64_t)done, XFER_SIZE - (int64_t)done,
                                                 sv[0], &x);
             ok = rc == ZC_OK && x.method == t->method && x.bytes > 0;
             done += x.bytes;
@@ -137,6 +136,7 @@ static void *transfer_thread(void *arg) {
 
 TEST(many_threads_transfer_at_once_through_their_own_pipes) {
     enum { THREADS = 6 };
+    REQUIRE(zc_file_create(&xfer_src, XFER_SIZE, O_RDONLY) >= 0);
     struct transferring ts[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -148,6 +148,7 @@ TEST(many_threads_transfer_at_once_through_their_own_pipes) {
         pthread_join(th[i], NULL);
         CHECK(ts[i].ok);
     }
+    zc_file_remove(&xfer_src);
 }
 
 /* ---- regions ------------------------------------------------------------------------------ */
@@ -176,11 +177,9 @@ static void *reading(void *arg) {
 }
 
 TEST(a_region_closed_while_others_read_gives_data_or_zeros) {
-    char path[64];
-    int fd = zc_temp_file(path, 1 << 20, O_RDONLY);
-    REQUIRE(fd >= 0);
-    zc_region *r = NULL;
-    CHECK_OK(zc_region_map(fd, ZC_MAP_READ_ONLY, 0, 1 << 20, 0, &r));
+    struct zc_mapped m;
+    REQUIRE(zc_map_temp(&m, 1 << 20, O_RDONLY, ZC_MAP_READ_ONLY, 0, 1 << 20, 0) == 0);
+    zc_region *r = m.region;
     struct region_user users[3];
     pthread_t th[3];
     set_stop(0);
@@ -198,9 +197,7 @@ TEST(a_region_closed_while_others_read_gives_data_or_zeros) {
         CHECK(users[i].reads > 0);
     }
     CHECK(users[0].view[12345] == 0);
-    CHECK_OK(zc_region_free(r));
-    close(fd);
-    unlink(path);
+    zc_unmap_temp(&m);
 }
 
 static void *calling(void *arg) {
@@ -216,12 +213,11 @@ static void *calling(void *arg) {
 }
 
 TEST(a_region_freed_while_others_call_it_gives_bad_handle) {
-    char path[64];
-    int fd = zc_temp_file(path, 1 << 20, O_RDWR);
-    REQUIRE(fd >= 0);
+    struct zc_file f;
+    REQUIRE(zc_file_create(&f, 1 << 20, O_RDWR) >= 0);
     for (int round = 0; round < 20; round++) {
         zc_region *r = NULL;
-        CHECK_OK(zc_region_map(fd, ZC_MAP_READ_WRITE, 0, 1 << 20, 0, &r));
+        CHECK_OK(zc_region_map(f.fd, ZC_MAP_READ_WRITE, 0, 1 << 20, 0, &r));
         pthread_t th[3];
         for (int i = 0; i < 3; i++) REQUIRE(pthread_create(&th[i], NULL, calling, r) == 0);
         usleep(2000);
@@ -232,22 +228,14 @@ TEST(a_region_freed_while_others_call_it_gives_bad_handle) {
             CHECK(bad == NULL);
         }
     }
-    CHECK(!zc_maps_mention(path)); /* the last call in flight released the mapping */
-    close(fd);
-    unlink(path);
+    CHECK(!zc_maps_mention(f.path)); /* the last call in flight released the mapping */
+    zc_file_remove(&f);
 }
 
 int main(void) {
-    xfer_src = zc_temp_file(xfer_path, XFER_SIZE, O_RDONLY);
-    if (xfer_src < 0) {
-        perror("temp file");
-        return 1;
-    }
     RUN(select_while_others_register_wake_close_and_free);
     RUN(many_threads_transfer_at_once_through_their_own_pipes);
     RUN(a_region_closed_while_others_read_gives_data_or_zeros);
     RUN(a_region_freed_while_others_call_it_gives_bad_handle);
-    close(xfer_src);
-    unlink(xfer_path);
     return zc_test_summary("test_races");
 }

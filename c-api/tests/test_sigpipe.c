@@ -8,8 +8,8 @@
 
 #include "zc_test.h"
 
-static char src_path[64];
-static int src_fd = -1;
+/* The file every scenario sends from. */
+static struct zc_file src;
 #define SRC_SIZE (1 << 20)
 
 /* Runs `scenario` in a child with default SIGPIPE; it returns 0 when every check held. */
@@ -45,7 +45,7 @@ static int expect_pipe_error(const char *what, zc_result rc) {
 /* A socket pair whose peer is already closed. */
 static int dead_socket(void) {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return -1;
+    if (zc_socket_pair(sv)) return -1;
     close(sv[1]);
     return sv[0];
 }
@@ -53,19 +53,19 @@ static int dead_socket(void) {
 static int transfer_to_a_closed_unix_peer(void) {
     int s = dead_socket();
     zc_transfer t;
-    int bad = expect_pipe_error("zc_transfer_to", zc_transfer_to(src_fd, 0, SRC_SIZE, s, &t));
-    bad |= expect_pipe_error("zc_transfer_all", zc_transfer_all(src_fd, 0, SRC_SIZE, s, &t));
+    int bad = expect_pipe_error("zc_transfer_to", zc_transfer_to(src.fd, 0, SRC_SIZE, s, &t));
+    bad |= expect_pipe_error("zc_transfer_all", zc_transfer_all(src.fd, 0, SRC_SIZE, s, &t));
     static const zc_transfer_method methods[] = {ZC_METHOD_SENDFILE, ZC_METHOD_SPLICE, ZC_METHOD_MMAP_WRITE,
                                                  ZC_METHOD_READ_WRITE};
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
         bad |= expect_pipe_error(zc_transfer_method_name(methods[i]),
-                                 zc_transfer_to_using(methods[i], src_fd, 0, SRC_SIZE, s, &t));
+                                 zc_transfer_to_using(methods[i], src.fd, 0, SRC_SIZE, s, &t));
     size_t sent = 0;
     bad |= expect_pipe_error("zc_transfer_to_with_header",
-                             zc_transfer_to_with_header(src_fd, 0, SRC_SIZE, s, (const uint8_t *)"hdr", 3, &sent, &t));
+                             zc_transfer_to_with_header(src.fd, 0, SRC_SIZE, s, (const uint8_t *)"hdr", 3, &sent, &t));
     size_t n;
     int64_t off = 0;
-    bad |= expect_pipe_error("zc_sendfile", zc_sendfile(s, src_fd, &off, 4096, &n));
+    bad |= expect_pipe_error("zc_sendfile", zc_sendfile(s, src.fd, &off, 4096, &n));
     close(s);
     return bad;
 }
@@ -75,10 +75,10 @@ static int transfer_to_a_pipe_without_reader(void) {
     if (pipe2(p, O_CLOEXEC)) return 1;
     close(p[0]);
     zc_transfer t;
-    int bad = expect_pipe_error("zc_transfer_to(pipe)", zc_transfer_to(src_fd, 0, SRC_SIZE, p[1], &t));
+    int bad = expect_pipe_error("zc_transfer_to(pipe)", zc_transfer_to(src.fd, 0, SRC_SIZE, p[1], &t));
     size_t n;
     int64_t off = 0;
-    bad |= expect_pipe_error("zc_splice", zc_splice(src_fd, &off, p[1], NULL, 4096, 0, &n));
+    bad |= expect_pipe_error("zc_splice", zc_splice(src.fd, &off, p[1], NULL, 4096, 0, &n));
     close(p[1]);
     return bad;
 }
@@ -94,7 +94,7 @@ static int transfer_to_a_tcp_peer_that_resets(void) {
     zc_transfer t;
     /* The first writes may still be accepted before the RST arrives. */
     for (int i = 0; i < 1000 && rc == ZC_OK; i++) {
-        rc = zc_transfer_to(src_fd, 0, SRC_SIZE, tcp[1], &t);
+        rc = zc_transfer_to(src.fd, 0, SRC_SIZE, tcp[1], &t);
         if (rc == ZC_OK) usleep(1000);
     }
     int bad = expect_pipe_error("zc_transfer_to(tcp reset)", rc);
@@ -111,7 +111,7 @@ static int a_pending_sigpipe_of_the_host_survives(void) {
     raise(SIGPIPE);
     int s = dead_socket();
     zc_transfer t;
-    int bad = expect_pipe_error("zc_transfer_to", zc_transfer_to(src_fd, 0, SRC_SIZE, s, &t));
+    int bad = expect_pipe_error("zc_transfer_to", zc_transfer_to(src.fd, 0, SRC_SIZE, s, &t));
     sigset_t pending;
     sigpending(&pending);
     if (!sigismember(&pending, SIGPIPE)) {
@@ -133,19 +133,18 @@ TEST(the_source_file_is_untouched) {
     uint8_t buf[65536];
     int same = 1;
     struct stat st;
-    REQUIRE(fstat(src_fd, &st) == 0);
+    REQUIRE(fstat(src.fd, &st) == 0);
     CHECK(st.st_size == SRC_SIZE);
     for (off_t off = 0; off < SRC_SIZE; off += (off_t)sizeof buf) {
-        REQUIRE(pread(src_fd, buf, sizeof buf, off) == (ssize_t)sizeof buf);
+        REQUIRE(pread(src.fd, buf, sizeof buf, off) == (ssize_t)sizeof buf);
         for (size_t i = 0; i < sizeof buf; i++) same &= buf[i] == zc_pattern_byte((uint64_t)off + i);
     }
     CHECK(same);
-    CHECK(lseek(src_fd, 0, SEEK_CUR) == 0);
+    CHECK(lseek(src.fd, 0, SEEK_CUR) == 0);
 }
 
 int main(void) {
-    src_fd = zc_temp_file(src_path, SRC_SIZE, O_RDONLY);
-    if (src_fd < 0) {
+    if (zc_file_create(&src, SRC_SIZE, O_RDONLY) < 0) {
         perror("temp file");
         return 1;
     }
@@ -154,7 +153,6 @@ int main(void) {
     RUN(tcp_reset_gives_an_error_not_a_signal);
     RUN(a_pending_sigpipe_of_the_host_is_left_alone);
     RUN(the_source_file_is_untouched);
-    close(src_fd);
-    unlink(src_path);
+    zc_file_remove(&src);
     return zc_test_summary("test_sigpipe");
 }

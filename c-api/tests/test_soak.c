@@ -23,8 +23,7 @@ static struct usage usage_now(void) {
 }
 
 static long maps_count, transfers_count;
-static char file_path[64], out_path[64];
-static int file_fd = -1, out_fd = -1;
+static struct zc_file file, out;
 
 /* One map/close cycle, rotating through the modes, sizes and positions. */
 static int map_cycle(long i) {
@@ -33,7 +32,7 @@ static int map_cycle(long i) {
     int64_t position = (i * 4099) % 60000;
     int64_t size = 1 + (i * 7919) % 4000;
     zc_region *r = NULL;
-    if (zc_region_map(file_fd, mode, position, size, 0, &r) != ZC_OK) return 0;
+    if (zc_region_map(file.fd, mode, position, size, 0, &r) != ZC_OK) return 0;
     const uint8_t *p = zc_region_data(r);
     int ok = p && p[size - 1] == zc_pattern_byte((uint64_t)(position + size - 1));
     if (i % 2 == 0) ok &= zc_region_close(r) == ZC_OK; /* half closed first, half freed outright */
@@ -59,20 +58,20 @@ static int transfers(long count, int sock, int tcp) {
         int64_t pos = (i * 4096) % 60000;
         switch (i % 4) {
         case 0:
-            ok = zc_transfer_to(file_fd, pos, 4096, sock, &t) == ZC_OK && t.bytes > 0;
+            ok = zc_transfer_to(file.fd, pos, 4096, sock, &t) == ZC_OK && t.bytes > 0;
             break;
         case 1:
-            ok = zc_transfer_to(file_fd, pos, 4096, out_fd, &t) == ZC_OK && t.bytes > 0;
+            ok = zc_transfer_to(file.fd, pos, 4096, out.fd, &t) == ZC_OK && t.bytes > 0;
             break;
         case 2: {
             size_t sent = 0;
-            ok = zc_transfer_to_with_header(file_fd, pos, 1024, tcp, (const uint8_t *)"hdr\n", 4, &sent, &t) ==
+            ok = zc_transfer_to_with_header(file.fd, pos, 1024, tcp, (const uint8_t *)"hdr\n", 4, &sent, &t) ==
                      ZC_OK &&
                  sent == 4;
             break;
         }
         default:
-            ok = zc_transfer_to_using(ZC_METHOD_SPLICE, file_fd, pos, 4096, sock, &t) == ZC_OK && t.bytes > 0;
+            ok = zc_transfer_to_using(ZC_METHOD_SPLICE, file.fd, pos, 4096, sock, &t) == ZC_OK && t.bytes > 0;
         }
     }
     return ok;
@@ -80,7 +79,7 @@ static int transfers(long count, int sock, int tcp) {
 
 TEST(no_growth_after_map_close_cycles_and_transfers) {
     int sv[2], tcp[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE(zc_socket_pair(sv) == 0);
     REQUIRE(zc_tcp_pair(tcp) == 0);
     struct zc_drain d1, d2;
     REQUIRE(zc_drain_start(&d1, sv[1], NULL, 0) == 0);
@@ -88,7 +87,7 @@ TEST(no_growth_after_map_close_cycles_and_transfers) {
     /* Warm-up: per-thread pipes, handle tables, the allocator's arenas. */
     for (long i = 0; i < 2000; i++) REQUIRE(map_cycle(i));
     REQUIRE(transfers(400, sv[0], tcp[1]));
-    REQUIRE(ftruncate(out_fd, 0) == 0);
+    REQUIRE(ftruncate(out.fd, 0) == 0);
     struct usage before = usage_now();
     long bad = 0;
     for (long i = 0; i < maps_count; i++) bad += !map_cycle(i);
@@ -96,7 +95,7 @@ TEST(no_growth_after_map_close_cycles_and_transfers) {
     for (long done = 0; done < transfers_count; done += 1000) {
         long n = transfers_count - done < 1000 ? transfers_count - done : 1000;
         CHECK(transfers(n, sv[0], tcp[1]));
-        REQUIRE(ftruncate(out_fd, 0) == 0);
+        REQUIRE(ftruncate(out.fd, 0) == 0);
     }
     struct usage after = usage_now();
     printf("  %ld map/close cycles, %ld transfers: fds %ld -> %ld, maps %ld -> %ld, VmRSS %ld -> %ld kB\n",
@@ -117,16 +116,12 @@ TEST(no_growth_after_map_close_cycles_and_transfers) {
 int main(int argc, char **argv) {
     maps_count = argc > 1 ? atol(argv[1]) : 20000;
     transfers_count = argc > 2 ? atol(argv[2]) : 10000;
-    file_fd = zc_temp_file(file_path, 65536, O_RDWR);
-    out_fd = zc_temp_file(out_path, 0, O_RDWR);
-    if (file_fd < 0 || out_fd < 0) {
+    if (zc_file_create(&file, 65536, O_RDWR) < 0 || zc_file_create(&out, 0, O_RDWR) < 0) {
         perror("temp file");
         return 1;
     }
     RUN(no_growth_after_map_close_cycles_and_transfers);
-    close(file_fd);
-    close(out_fd);
-    unlink(file_path);
-    unlink(out_path);
+    zc_file_remove(&file);
+    zc_file_remove(&out);
     return zc_test_summary("test_soak");
 }

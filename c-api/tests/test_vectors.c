@@ -52,7 +52,7 @@ static int make(const struct json *desc, struct made *m) {
         }
     } else if (strcmp(kind, "socket") == 0) {
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return -1;
+        if (zc_socket_pair(sv)) return -1;
         m->fd = sv[0];
         m->draining = 1;
         if (zc_drain_start(&m->drain, sv[1], NULL, 0)) return -1;

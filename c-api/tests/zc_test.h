@@ -1,10 +1,12 @@
 /*
  * A minimal test harness for the C suites: TEST(name) defines a test, CHECK* record failures
  * without stopping the run, RUN(name) runs one, and zc_test_summary() prints the closing line
- * "N passed, N failed" (with ", N skipped") and returns the exit status.
+ * "N passed, N failed" (with ", N skipped") and returns the exit status. FOR_EACH_CASE walks a
+ * table of cases so that a failure names the row.
  *
- * Also the fixtures every suite needs: temporary files holding the shared pattern, socket pairs,
- * loopback TCP pairs, pipes, and readers that drain a descriptor on a thread.
+ * Also the fixtures every suite needs: temporary files holding the shared pattern, regions
+ * mapped over them, socket pairs, loopback TCP pairs, and readers that drain a descriptor on a
+ * thread.
  */
 #ifndef ZC_TEST_H
 #define ZC_TEST_H
@@ -32,11 +34,28 @@ static int zc_test_passed;
 static int zc_test_failed;
 static int zc_test_skipped;
 static const char *zc_test_skip_reason;
+static long zc_test_case = -1;
+
+#define ZC_ARRAY_LEN(a) (sizeof(a) / sizeof *(a))
+
+/* Runs the loop's body for every row of a table of cases (an array), with zc_test_case set to
+ * the row's index while it runs, so that a failure names the row. */
+#define FOR_EACH_CASE(i, table)                                                                \
+    for (size_t i = 0; i < ZC_ARRAY_LEN(table) ? (zc_test_case = (long)i, 1) : (zc_test_case = -1, 0); i++)
+
+/* Where a failure was found: the line, and the row of a table of cases when one is running. */
+static inline void zc_test_where(const char *file, int line) {
+    if (zc_test_case >= 0)
+        fprintf(stderr, "  %s:%d (case %ld): ", file, line, zc_test_case);
+    else
+        fprintf(stderr, "  %s:%d: ", file, line);
+}
 
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
         if (!(cond)) {                                                                         \
-            fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
+            zc_test_where(__FILE__, __LINE__);                                                 \
+            fprintf(stderr, "CHECK failed: %s\n", #cond);                                      \
             zc_test_failures_in_test++;                                                        \
         }                                                                                      \
     } while (0)
@@ -46,13 +65,10 @@ static const char *zc_test_skip_reason;
     do {                                                                                       \
         zc_result zc_rc_ = (expr);                                                             \
         if (zc_rc_ != (zc_result)(want)) {                                                     \
-            char zc_msg_[512];                                                                 \
-            size_t zc_n_ = 0;                                                                  \
-            if (zc_last_error_message(zc_msg_, sizeof zc_msg_, &zc_n_) != ZC_OK)               \
-                zc_msg_[0] = 0;                                                                \
-            fprintf(stderr, "  %s:%d: %s returned %s, want %s (errno %d: %s)\n", __FILE__,       \
-                    __LINE__, #expr, zc_result_str(zc_rc_), zc_result_str(want),               \
-                    zc_last_errno(), zc_rc_ == ZC_OK ? "" : zc_msg_);                          \
+            zc_test_where(__FILE__, __LINE__);                                                 \
+            fprintf(stderr, "%s returned %s, want %s (errno %d: %s)\n", #expr,                   \
+                    zc_result_str(zc_rc_), zc_result_str(want), zc_last_errno(),               \
+                    zc_rc_ == ZC_OK ? "" : zc_last_message());                                 \
             zc_test_failures_in_test++;                                                        \
         }                                                                                      \
     } while (0)
@@ -83,6 +99,7 @@ static const char *zc_test_skip_reason;
     do {                                                                                       \
         zc_test_failures_in_test = 0;                                                          \
         zc_test_skip_reason = NULL;                                                            \
+        zc_test_case = -1;                                                                     \
         name();                                                                                \
         if (zc_test_failures_in_test) {                                                        \
             zc_test_failed++;                                                                  \
@@ -104,6 +121,14 @@ static inline int zc_test_summary(const char *suite) {
     else
         printf("%s: %d passed, %d failed\n", suite, zc_test_passed, zc_test_failed);
     return zc_test_failed ? 1 : 0;
+}
+
+/* This thread's last error message ("" when there is none); valid until the next call. */
+static inline const char *zc_last_message(void) {
+    static _Thread_local char message[1024];
+    size_t n = 0;
+    if (zc_last_error_message(message, sizeof message, &n) != ZC_OK) return "";
+    return message;
 }
 
 static inline int zc_test_under_valgrind(void) { return getenv("ZC_UNDER_VALGRIND") != NULL; }
@@ -141,6 +166,59 @@ static inline int zc_temp_file(char *path, uint64_t size, int flags) {
 
 /* A file descriptor number that is certainly not open. */
 #define ZC_CLOSED_FD 999999
+
+/* A temporary file of pattern bytes and its descriptor, removed again by zc_file_remove. */
+struct zc_file {
+    char path[64];
+    int fd;
+};
+
+/* Creates the file with `size` pattern bytes, open with `flags`; returns the descriptor, or -1
+ * (and no file). */
+static inline int zc_file_create(struct zc_file *f, uint64_t size, int flags) {
+    f->path[0] = 0;
+    f->fd = zc_temp_file(f->path, size, flags);
+    if (f->fd < 0 && f->path[0]) unlink(f->path);
+    return f->fd;
+}
+
+/* Closes the descriptor (unless the test did, setting it to -1) and deletes the file. */
+static inline void zc_file_remove(struct zc_file *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    if (f->path[0]) unlink(f->path);
+}
+
+/* A region over a temporary file: where most region tests start. */
+struct zc_mapped {
+    struct zc_file file;
+    zc_region *region;
+};
+
+/* Creates a file of `size` pattern bytes open with `open_flags` and maps `len` bytes of it at
+ * `position` in `mode` with `map_flags`. Returns 0, or -1 (nothing left behind). */
+static inline int zc_map_temp(struct zc_mapped *m, uint64_t size, int open_flags, zc_map_mode mode,
+                              int64_t position, int64_t len, uint32_t map_flags) {
+    m->region = NULL;
+    if (zc_file_create(&m->file, size, open_flags) < 0) return -1;
+    CHECK_OK(zc_region_map(m->file.fd, mode, position, len, map_flags, &m->region));
+    if (!m->region) zc_file_remove(&m->file);
+    return m->region ? 0 : -1;
+}
+
+/* Frees the region (which must still be live) and removes the file. */
+static inline void zc_unmap_temp(struct zc_mapped *m) {
+    CHECK_OK(zc_region_free(m->region));
+    zc_file_remove(&m->file);
+}
+
+/* A connected AF_UNIX stream pair (close-on-exec), or -1. */
+static inline int zc_socket_pair(int sv[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv); }
+
+static inline void zc_close_pair(const int fds[2]) {
+    close(fds[0]);
+    close(fds[1]);
+}
 
 /* A connected loopback TCP pair: fds[0] client, fds[1] server side. */
 static inline int zc_tcp_pair(int fds[2]) {

@@ -13,6 +13,8 @@
 //! method of the same run. Pairs that need what the machine lacks (root, `mkfs.xfs`, loop
 //! devices, network namespaces) are skipped with the reason.
 
+mod support;
+
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -24,55 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::{median, thread_cpu, Args, GIB};
 use zcopy::{Policy, TransferMethod, TransferRequest};
-
-const GIB: f64 = (1u64 << 30) as f64;
-
-struct Args {
-    size: u64,
-    rounds: usize,
-    dir: PathBuf,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        size: 256 << 20,
-        rounds: 5,
-        dir: std::env::temp_dir(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--size" => a.size = parse_size(&it.next().expect("--size N")),
-            "--rounds" => a.rounds = it.next().expect("--rounds N").parse().expect("rounds"),
-            "--dir" => a.dir = PathBuf::from(it.next().expect("--dir PATH")),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    a
-}
-
-fn parse_size(s: &str) -> u64 {
-    let (num, mul) = match s.trim().chars().last() {
-        Some('G' | 'g') => (&s[..s.len() - 1], 1u64 << 30),
-        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
-        Some('K' | 'k') => (&s[..s.len() - 1], 1 << 10),
-        _ => (s, 1),
-    };
-    num.parse::<u64>().expect("size") * mul
-}
-
-/// The calling thread's user + system CPU time.
-fn thread_cpu() -> Duration {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: `ru` has room for a rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, ru.as_mut_ptr()) };
-    // SAFETY: getrusage filled it.
-    let ru = unsafe { ru.assume_init() };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
 
 fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
     let out = Command::new(cmd)
@@ -158,6 +113,9 @@ impl Pair {
                 assert_eq!(t.bytes, size);
                 drop(dst);
                 fs::remove_file(&path).ok();
+                // Let the file system finish freeing the target's blocks before the next round.
+                // SAFETY: syncfs takes a descriptor of the file system and no pointers.
+                unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&src)) };
                 (wall, cpu, t.method)
             }
             Sink::Socket { fd, received } => {
@@ -175,21 +133,13 @@ impl Pair {
     }
 }
 
-const FILE_METHODS: [Option<TransferMethod>; 6] = [
-    None,
-    Some(TransferMethod::CopyFileRange),
-    Some(TransferMethod::Sendfile),
-    Some(TransferMethod::Splice),
-    Some(TransferMethod::MmapWrite),
-    Some(TransferMethod::ReadWrite),
-];
-const SOCKET_METHODS: [Option<TransferMethod>; 5] = [
-    None,
-    Some(TransferMethod::Sendfile),
-    Some(TransferMethod::Splice),
-    Some(TransferMethod::MmapWrite),
-    Some(TransferMethod::ReadWrite),
-];
+/// Auto, then every method of the core's table that applies (`copy_file_range` to files only).
+fn methods(to_file: bool) -> Vec<Option<TransferMethod>> {
+    std::iter::once(None)
+        .chain(TransferMethod::ALL.map(Some))
+        .filter(|&m| to_file || m != Some(TransferMethod::CopyFileRange))
+        .collect()
+}
 
 fn file_pair(name: &str, dir: &Path, size: u64) -> Pair {
     let source = dir.join("zcopy-routes-source");
@@ -198,7 +148,7 @@ fn file_pair(name: &str, dir: &Path, size: u64) -> Pair {
         name: name.into(),
         source,
         sink: Sink::Files { dir: dir.into() },
-        methods: FILE_METHODS.to_vec(),
+        methods: methods(true),
     }
 }
 
@@ -207,7 +157,7 @@ fn socket_pair(name: &str, source: &Path, fd: std::os::fd::OwnedFd, received: Ar
         name: name.into(),
         source: source.into(),
         sink: Sink::Socket { fd, received },
-        methods: SOCKET_METHODS.to_vec(),
+        methods: methods(false),
     }
 }
 
@@ -354,12 +304,6 @@ struct Samples {
     ran: Option<TransferMethod>,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    s[s.len() / 2]
-}
-
 fn label(m: Option<TransferMethod>) -> String {
     m.map_or("auto".into(), |m| m.name().into())
 }
@@ -370,8 +314,20 @@ fn measure(pair: &Pair, size: u64, rounds: usize) -> Vec<Samples> {
     for &m in &pair.methods {
         pair.round(m, size);
     }
+    let n = pair.methods.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..rounds {
-        for (i, &m) in pair.methods.iter().enumerate() {
+        // A new order each round (a fixed-seed shuffle), so that no method always follows the
+        // same one: a file system may still be freeing the previous method's blocks.
+        for k in (1..n).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            order.swap(k, (seed >> 33) as usize % (k + 1));
+        }
+        for &i in &order {
+            let m = pair.methods[i];
             let (wall, cpu, ran) = pair.round(m, size);
             samples[i].gibps.push(size as f64 / GIB / wall.as_secs_f64());
             samples[i].cpu.push(cpu.as_secs_f64() / (size as f64 / GIB));
@@ -382,11 +338,11 @@ fn measure(pair: &Pair, size: u64, rounds: usize) -> Vec<Samples> {
 }
 
 fn main() {
-    let a = args();
+    let a = Args::parse(256 << 20);
     let base = a.dir.join("zcopy-routes");
     fs::create_dir_all(&base).expect("bench dir");
     println!(
-        "Route matrix: {} MiB page-cached source, {} interleaved rounds per method (after one warm-up), medians; CPU = the sending thread's user+system seconds per GiB.\n",
+        "Route matrix: {} MiB page-cached source, {} interleaved rounds per method (after one warm-up; a new order each round), medians; CPU = the sending thread's user+system seconds per GiB.\n",
         a.size >> 20,
         a.rounds
     );

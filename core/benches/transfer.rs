@@ -10,66 +10,16 @@
 //! raw loop of the same method. Then the per-call cost of 4 KiB transfers.
 //! Rounds are interleaved across strategies so that drift on a noisy machine hits all alike.
 
+mod support;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use support::{max, median, min, thread_cpu, Args, GIB};
 use zcopy::TransferMethod;
-
-const GIB: f64 = (1u64 << 30) as f64;
-
-struct Args {
-    size: u64,
-    rounds: usize,
-    dir: PathBuf,
-    calls: usize,
-}
-
-fn parse_size(s: &str) -> u64 {
-    let s = s.trim();
-    let (num, mul) = match s.chars().last() {
-        Some('G') | Some('g') => (&s[..s.len() - 1], 1u64 << 30),
-        Some('M') | Some('m') => (&s[..s.len() - 1], 1 << 20),
-        Some('K') | Some('k') => (&s[..s.len() - 1], 1 << 10),
-        _ => (s, 1),
-    };
-    num.parse::<u64>().expect("size") * mul
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        size: 1 << 30,
-        rounds: 5,
-        dir: std::env::temp_dir(),
-        calls: 200_000,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--size" => a.size = parse_size(&it.next().expect("--size N")),
-            "--rounds" => a.rounds = it.next().expect("--rounds N").parse().expect("rounds"),
-            "--dir" => a.dir = PathBuf::from(it.next().expect("--dir PATH")),
-            "--calls" => a.calls = it.next().expect("--calls N").parse().expect("calls"),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    a
-}
-
-/// The calling thread's user + system CPU time.
-fn thread_cpu() -> Duration {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: `ru` has room for a rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, ru.as_mut_ptr()) };
-    // SAFETY: getrusage filled it.
-    let ru = unsafe { ru.assume_init() };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
 
 fn check(res: isize, what: &str) -> usize {
     if res < 0 {
@@ -269,20 +219,6 @@ struct Samples {
     method: Option<TransferMethod>,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    s[s.len() / 2]
-}
-
-fn min(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(0.0, f64::max)
-}
-
 fn report(title: &str, strategies: &[Strategy], samples: &[Samples]) {
     println!("\n## {title}\n");
     println!(
@@ -342,7 +278,7 @@ fn measure(
 }
 
 fn main() {
-    let a = args();
+    let a = Args::parse(1 << 30);
     let src_path = a.dir.join(format!("zcopy-bench-src-{}", std::process::id()));
     let dst_path = a.dir.join(format!("zcopy-bench-dst-{}", std::process::id()));
     eprintln!(

@@ -396,7 +396,7 @@ impl Drop for Monitor {
 /// The close locks of a transfer's two channels, taken in descriptor-number order (see the
 /// module docs) for each system call of the transfer.
 pub(crate) struct LockPair<'a, 'b, 'l> {
-    /// The channels as the call names them: (source, target) for `transfer_to`.
+    /// The two channels, in the order the caller checks them (the file channel first).
     channels: [&'a Channel<'b, 'l>; 2],
     locks: [jni::sys::jobject; 2],
     /// Their descriptor numbers, read before locking (only a close changes them).

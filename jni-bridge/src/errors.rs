@@ -198,3 +198,32 @@ macro_rules! native {
     };
 }
 pub(crate) use native;
+
+/// Declares static native methods of `io.zcopy.Native`, each body under the policy above:
+///
+/// ```text
+/// natives! {
+///     /// `Native.regionLoad(long)`: ...
+///     fn region_load = "regionLoad"(e, handle: jlong) { ... Ok(()) }
+/// }
+/// ```
+///
+/// exports `Java_io_zcopy_Native_regionLoad(JNIEnv*, jclass, jlong)`. `e` names the `&mut Env`
+/// in the body; argument types may use the lifetime `'l` of the call's local references.
+macro_rules! natives {
+    ($(
+        $(#[$attr:meta])*
+        fn $name:ident = $java:literal ($e:ident $(, $arg:ident: $ty:ty)* $(,)?) $(-> $ret:ty)? $body:block
+    )*) => {$(
+        $(#[$attr])*
+        #[export_name = concat!("Java_io_zcopy_Native_", $java)]
+        pub extern "system" fn $name<'l>(
+            mut env: jni::EnvUnowned<'l>,
+            _class: jni::objects::JClass<'l>,
+            $($arg: $ty),*
+        ) $(-> $ret)? {
+            $crate::errors::native!(env, |$e| $body)
+        }
+    )*};
+}
+pub(crate) use natives;

@@ -26,44 +26,32 @@ mod region;
 mod selector;
 mod transfer;
 
-use jni::objects::{JClass, JObject, JObjectArray, JString};
+use jni::objects::{JObject, JObjectArray, JString};
 use jni::strings::JNIString;
 use jni::sys::jint;
-use jni::EnvUnowned;
 
-use crate::errors::native;
+use crate::errors::natives;
 
 /// The bridge's ABI: the Java side refuses a library whose number differs (a stale or foreign
 /// `libzcopy_jni.so` on `java.library.path`), with one clear message.
-pub const ABI_VERSION: jint = 1;
+pub const ABI_VERSION: jint = 2;
 
-/// `Native.init()`: looks up the JDK classes and fields the bridge reads; returns
-/// [`ABI_VERSION`].
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_init<'l>(mut env: EnvUnowned<'l>, _class: JClass<'l>) -> jint {
-    native!(env, |e| {
+natives! {
+    /// `Native.init()`: looks up the JDK classes and fields the bridge reads; returns
+    /// [`ABI_VERSION`].
+    fn init = "init"(e) -> jint {
         channels::init(e)?;
         Ok(ABI_VERSION)
-    })
-}
+    }
 
-/// `Native.version()`: the crate version, e.g. `"0.1.0"`.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_version<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-) -> JString<'l> {
-    native!(env, |e| Ok(JString::from_str(e, zcopy::VERSION)?))
-}
+    /// `Native.version()`: the crate version, e.g. `"0.1.0"`.
+    fn version = "version"(e) -> JString<'l> {
+        Ok(JString::from_str(e, zcopy::VERSION)?)
+    }
 
-/// `Native.methodNames()`: the core's method table, the name of each code from 0 to 15
-/// (`"unknown"` where no method has it), so the Java enum can be checked against it.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_methodNames<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-) -> JObjectArray<'l> {
-    native!(env, |e| {
+    /// `Native.methodNames()`: the core's method table, the name of each code from 0 to 15
+    /// (`"unknown"` where no method has it), so the Java enum can be checked against it.
+    fn method_names = "methodNames"(e) -> JObjectArray<'l> {
         let names = e.new_object_array(16, JNIString::new("java/lang/String"), JObject::null())?;
         for code in 0..16u32 {
             let name = zcopy::TransferMethod::from_code(code).map_or("unknown", zcopy::TransferMethod::name);
@@ -71,7 +59,7 @@ pub extern "system" fn Java_io_zcopy_Native_methodNames<'l>(
             names.set_element(e, code as usize, &s)?;
         }
         Ok(names)
-    })
+    }
 }
 
 /// `io.zcopy.NativeTestHooks.panic(String)` (a class of the test suite only): panics with the
@@ -81,11 +69,11 @@ pub extern "system" fn Java_io_zcopy_Native_methodNames<'l>(
 #[cfg(feature = "test-hooks")]
 #[no_mangle]
 pub extern "system" fn Java_io_zcopy_NativeTestHooks_panic<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
+    mut env: jni::EnvUnowned<'l>,
+    _class: jni::objects::JClass<'l>,
     message: JString<'l>,
 ) {
-    native!(env, |e| {
+    errors::native!(env, |e| {
         let text = message.try_to_string(e)?;
         panic!("{text}")
     })

@@ -15,13 +15,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use jni::objects::{JClass, JObject};
+use jni::objects::JObject;
 use jni::sys::{jboolean, jint, jlong};
-use jni::EnvUnowned;
 use zcopy::{Advice, Grow, MapMode, MapOptions, MappedRegion};
 
 use crate::channels::Channel;
-use crate::errors::{native, Failure, Result};
+use crate::errors::{natives, Failure, Result};
 
 /// Handles released so far minus handles created: how many regions are closed but still
 /// mapped because a buffer may point into them (reported to Java, which asks the GC to run
@@ -65,19 +64,18 @@ fn mode_of(mode: jint) -> Result<(MapMode, bool)> {
     })
 }
 
-/// `Native.regionMap(FileChannel, int mode, long position, long size, boolean privateNeedsWrite)`:
-/// maps with `FileChannel.map`'s checks, order and file growth, any size.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionMap<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    channel: JObject<'l>,
-    mode: jint,
-    position: jlong,
-    size: jlong,
-    private_needs_write: jboolean,
-) -> jlong {
-    native!(env, |e| {
+natives! {
+    /// `Native.regionMap(FileChannel, int mode, long position, long size, boolean
+    /// privateNeedsWrite)`: maps with `FileChannel.map`'s checks, order and file growth (the
+    /// core's `MapOptions`), any size.
+    fn region_map = "regionMap"(
+        e,
+        channel: JObject<'l>,
+        mode: jint,
+        position: jlong,
+        size: jlong,
+        private_needs_write: jboolean,
+    ) -> jlong {
         let (mode, sync) = mode_of(mode)?;
         let channel = Channel::require(e, &channel, "the channel")?;
         let mut options = MapOptions::new(mode);
@@ -90,27 +88,15 @@ pub extern "system" fn Java_io_zcopy_Native_regionMap<'l>(
         // mmap, fstat and ftruncate do not block indefinitely: the close lock can guard them.
         let region = channel.with_fd(e, "map", |fd| Ok(options.map(fd)?))?;
         Ok(new_handle(Arc::new(region)))
-    })
-}
+    }
 
-/// `Native.regionRetain(long)`: a new handle to the same region.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionRetain<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-) -> jlong {
-    native!(env, |_e| Ok(new_handle(Arc::clone(region(handle)?))))
-}
+    /// `Native.regionRetain(long)`: a new handle to the same region.
+    fn region_retain = "regionRetain"(_e, handle: jlong) -> jlong {
+        Ok(new_handle(Arc::clone(region(handle)?)))
+    }
 
-/// `Native.regionRelease(long)`: drops a handle; the last one unmaps.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionRelease<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.regionRelease(long)`: drops a handle; the last one unmaps.
+    fn region_release = "regionRelease"(_e, handle: jlong) {
         let ptr = handle as *mut Arc<MappedRegion>;
         if !ptr.is_null() {
             // SAFETY: the handle came from `new_handle` (Box::into_raw) and Java releases it
@@ -119,123 +105,71 @@ pub extern "system" fn Java_io_zcopy_Native_regionRelease<'l>(
             LIVE_HANDLES.fetch_sub(1, Ordering::Relaxed);
         }
         Ok(())
-    })
-}
+    }
 
-/// `Native.liveHandles()`: handles not yet released (regions and buffer roots).
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_liveHandles<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-) -> jlong {
-    native!(env, |_e| Ok(LIVE_HANDLES.load(Ordering::Relaxed) as jlong))
-}
+    /// `Native.liveHandles()`: handles not yet released (regions and buffer roots).
+    fn live_handles = "liveHandles"(_e) -> jlong {
+        Ok(LIVE_HANDLES.load(Ordering::Relaxed) as jlong)
+    }
 
-/// `Native.regionBuffer(long handle, long offset, int length)`: a direct `ByteBuffer` over
-/// `[offset, offset + length)` of the region. The caller ties a retained handle to it.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionBuffer<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-    offset: jlong,
-    length: jint,
-) -> JObject<'l> {
-    native!(env, |e| {
+    /// `Native.regionBuffer(long handle, long offset, int length)`: a direct `ByteBuffer` over
+    /// `[offset, offset + length)` of the region. The caller ties a retained handle to it.
+    fn region_buffer = "regionBuffer"(e, handle: jlong, offset: jlong, length: jint) -> JObject<'l> {
         let region = region(handle)?;
         // The Java side hands out empty buffers itself: a mapping is never asked for 0 bytes.
-        let (Ok(offset), Ok(length @ 1..)) = (u64::try_from(offset), u64::try_from(length)) else {
-            return Err(out_of_range(offset, i64::from(length), region.len() as u64));
+        let (Ok(start), Ok(len @ 1..)) = (u64::try_from(offset), u64::try_from(length)) else {
+            return Err(Failure::Throw(
+                "java/lang/IndexOutOfBoundsException",
+                Some(format!("range [{offset}, {offset} + {length}) is outside the region")),
+            ));
         };
-        region.check_range("buffer", offset, length)?;
-        // SAFETY: [offset, offset + length) lies inside the mapping (checked above), which stays
+        region.check_range("buffer", start, len)?;
+        // SAFETY: [start, start + len) lies inside the mapping (checked above), which stays
         // mapped while the handle the Java side ties to this buffer is alive.
-        let buf =
-            unsafe { e.new_direct_byte_buffer(region.as_mut_ptr().add(offset as usize), length as usize) }?;
+        let buf = unsafe { e.new_direct_byte_buffer(region.as_mut_ptr().add(start as usize), len as usize) }?;
         Ok(JObject::from(buf))
-    })
-}
+    }
 
-fn out_of_range(offset: i64, length: i64, size: u64) -> Failure {
-    Failure::Throw(
-        "java/lang/IndexOutOfBoundsException",
-        Some(format!(
-            "range [{offset}, {offset} + {length}) is outside the region's {size} bytes"
-        )),
-    )
-}
-
-/// `Native.regionClose(long)`: releases the file now (anonymous remap); idempotent.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionClose<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.regionClose(long)`: releases the file now (anonymous remap); idempotent.
+    fn region_close = "regionClose"(_e, handle: jlong) {
         region(handle)?.close();
         Ok(())
-    })
-}
+    }
 
-/// `Native.regionForce(long, long offset, long length)`: `msync(MS_SYNC)`.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionForce<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-    offset: jlong,
-    length: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.regionForce(long, long offset, long length)`: `msync(MS_SYNC)`.
+    fn region_force = "regionForce"(_e, handle: jlong, offset: jlong, length: jlong) {
         let region = region(handle)?;
-        let offset = zcopy::non_negative("force", "offset", offset)?;
-        let length = zcopy::non_negative("force", "length", length)?;
+        let (offset, length) = range("force", offset, length)?;
         region.force_range(offset, length)?;
         Ok(())
-    })
-}
+    }
 
-/// `Native.regionLoad(long)`: faults every page in (`MADV_POPULATE_READ`).
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionLoad<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.regionLoad(long)`: faults every page in (`MADV_POPULATE_READ`).
+    fn region_load = "regionLoad"(_e, handle: jlong) {
         region(handle)?.load()?;
         Ok(())
-    })
-}
+    }
 
-/// `Native.regionIsLoaded(long)`: `mincore` over the region.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionIsLoaded<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-) -> jboolean {
-    native!(env, |_e| Ok(region(handle)?.is_loaded()?))
-}
+    /// `Native.regionIsLoaded(long)`: `mincore` over the region.
+    fn region_is_loaded = "regionIsLoaded"(_e, handle: jlong) -> jboolean {
+        Ok(region(handle)?.is_loaded()?)
+    }
 
-/// `Native.regionAdvise(long, int advice, long offset, long length)`: `madvise` with a
-/// non-destructive `MADV_*` value.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_regionAdvise<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-    advice: jint,
-    offset: jlong,
-    length: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.regionAdvise(long, int advice, long offset, long length)`: `madvise` with a
+    /// non-destructive `MADV_*` value.
+    fn region_advise = "regionAdvise"(_e, handle: jlong, advice: jint, offset: jlong, length: jlong) {
         let region = region(handle)?;
         let advice = Advice::from_raw(advice)?;
-        let offset = zcopy::non_negative("advise", "offset", offset)?;
-        let length = zcopy::non_negative("advise", "length", length)?;
+        let (offset, length) = range("advise", offset, length)?;
         region.advise_range(advice, offset, length)?;
         Ok(())
-    })
+    }
+}
+
+/// A Java (offset, length) pair, each refused by the core's rule when negative.
+fn range(op: &'static str, offset: jlong, length: jlong) -> Result<(u64, u64)> {
+    Ok((
+        zcopy::non_negative(op, "offset", offset)?,
+        zcopy::non_negative(op, "length", length)?,
+    ))
 }

@@ -9,13 +9,12 @@ use std::os::fd::BorrowedFd;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jni::objects::{JClass, JIntArray, JLongArray, JObject};
+use jni::objects::{JIntArray, JLongArray, JObject};
 use jni::sys::{jint, jlong};
-use jni::EnvUnowned;
 use zcopy::{Events, Interest, Mode, Selector, Token};
 
 use crate::channels::Channel;
-use crate::errors::{native, Failure, Result};
+use crate::errors::{natives, Failure, Result};
 
 struct SelectorHandle {
     selector: Selector,
@@ -32,80 +31,50 @@ fn handle<'a>(h: jlong) -> Result<&'a SelectorHandle> {
     Ok(unsafe { &*ptr })
 }
 
-/// `Native.selectorOpen(int capacity)`.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_selectorOpen<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    capacity: jint,
-) -> jlong {
-    native!(env, |_e| {
+natives! {
+    /// `Native.selectorOpen(int capacity)`.
+    fn selector_open = "selectorOpen"(_e, capacity: jint) -> jlong {
         let capacity = usize::try_from(capacity).unwrap_or(1).max(1);
         let h = SelectorHandle {
             selector: Selector::new()?,
             events: Mutex::new(Events::with_capacity(capacity)),
         };
         Ok(Box::into_raw(Box::new(h)) as jlong)
-    })
-}
+    }
 
-/// `Native.selectorFree(long)`: closes the epoll descriptor.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_selectorFree<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    h: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.selectorFree(long)`: closes the epoll descriptor.
+    fn selector_free = "selectorFree"(_e, h: jlong) {
         let ptr = h as *mut SelectorHandle;
         if !ptr.is_null() {
             // SAFETY: the handle came from Box::into_raw in `selectorOpen`; Java frees it once.
             drop(unsafe { Box::from_raw(ptr) });
         }
         Ok(())
-    })
-}
+    }
 
-/// `Native.selectorClose(long)`: marks the selector closed and wakes a running select.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_selectorClose<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    h: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.selectorClose(long)`: marks the selector closed and wakes a running select.
+    fn selector_close = "selectorClose"(_e, h: jlong) {
         handle(h)?.selector.close();
         Ok(())
-    })
-}
+    }
 
-/// `Native.selectorWake(long)`.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_selectorWake<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    h: jlong,
-) {
-    native!(env, |_e| {
+    /// `Native.selectorWake(long)`.
+    fn selector_wake = "selectorWake"(_e, h: jlong) {
         handle(h)?.selector.wake()?;
         Ok(())
-    })
-}
+    }
 
-/// `Native.selectorCtl(long h, SelectableChannel ch, int op, long token, int interest, int mode)`:
-/// op 0 = add, 1 = modify, 2 = delete.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_selectorCtl<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    h: jlong,
-    channel: JObject<'l>,
-    op: jint,
-    token: jlong,
-    interest: jint,
-    mode: jint,
-) {
-    native!(env, |e| {
+    /// `Native.selectorCtl(long h, SelectableChannel ch, int op, long token, int interest, int
+    /// mode)`: op 0 = add, 1 = modify, 2 = delete.
+    fn selector_ctl = "selectorCtl"(
+        e,
+        h: jlong,
+        channel: JObject<'l>,
+        op: jint,
+        token: jlong,
+        interest: jint,
+        mode: jint,
+    ) {
         let sel = &handle(h)?.selector;
         let ch = Channel::require(e, &channel, "the channel")?;
         let interest = Interest::from_bits(interest as u32)?;
@@ -122,14 +91,36 @@ pub extern "system" fn Java_io_zcopy_Native_selectorCtl<'l>(
         let dup = ch.duplicate("register")?;
         // SAFETY: `dup` keeps the open file alive; if the number was reused meanwhile, the check
         // below undoes what the call did.
-        let own = unsafe { std::os::fd::BorrowedFd::borrow_raw(dup.number) };
+        let own = unsafe { BorrowedFd::borrow_raw(dup.number) };
         ctl(sel, own, op, token, interest, mode)?;
         if op != 2 && !ch.still_holds(dup.number)? {
             let _ = sel.deregister(own);
             return Err(Failure::Core(zcopy::Error::closed_descriptor("register")));
         }
         Ok(())
-    })
+    }
+
+    /// `Native.selectorSelect(long h, long timeoutMillis, long[] tokens, int[] events)`: waits
+    /// (`timeoutMillis` < 0: no limit; 0: poll) and writes up to `tokens.length` ready tokens
+    /// and their raw epoll event bits. Returns how many.
+    fn selector_select = "selectorSelect"(
+        e,
+        h: jlong,
+        timeout_millis: jlong,
+        tokens: JLongArray<'l>,
+        events: JIntArray<'l>,
+    ) -> jint {
+        let hd = handle(h)?;
+        let timeout = u64::try_from(timeout_millis).ok().map(Duration::from_millis);
+        let mut buf = hd.events.lock().unwrap_or_else(|p| p.into_inner());
+        let n = hd.selector.select(&mut buf, timeout)?;
+        let n = n.min(tokens.len(e)?).min(events.len(e)?);
+        let (toks, evs): (Vec<jlong>, Vec<jint>) =
+            buf.iter().take(n).map(|ev| (ev.token().0 as jlong, ev.raw() as jint)).unzip();
+        tokens.set_region(e, 0, &toks)?;
+        events.set_region(e, 0, &evs)?;
+        Ok(n as jint)
+    }
 }
 
 /// One `epoll_ctl`: op 0 = add, 1 = modify, 2 = delete (a registration already gone is fine).
@@ -151,35 +142,4 @@ fn ctl(
         },
     }
     Ok(())
-}
-
-/// `Native.selectorSelect(long h, long timeoutMillis, long[] tokens, int[] events)`: waits
-/// (`timeoutMillis` < 0: no limit; 0: poll) and writes up to `tokens.length` ready tokens and
-/// their raw epoll event bits. Returns how many.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_selectorSelect<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    h: jlong,
-    timeout_millis: jlong,
-    tokens: JLongArray<'l>,
-    events: JIntArray<'l>,
-) -> jint {
-    native!(env, |e| {
-        let hd = handle(h)?;
-        let timeout = u64::try_from(timeout_millis).ok().map(Duration::from_millis);
-        let mut buf = hd.events.lock().unwrap_or_else(|p| p.into_inner());
-        let n = hd.selector.select(&mut buf, timeout)?;
-        let cap = tokens.len(e)?.min(events.len(e)?);
-        let n = n.min(cap);
-        let mut toks = Vec::with_capacity(n);
-        let mut evs = Vec::with_capacity(n);
-        for ev in buf.iter().take(n) {
-            toks.push(ev.token().0 as jlong);
-            evs.push(ev.raw() as jint);
-        }
-        tokens.set_region(e, 0, &toks)?;
-        events.set_region(e, 0, &evs)?;
-        Ok(n as jint)
-    })
 }

@@ -1,5 +1,4 @@
-//! Natives behind `ZeroCopy.transferTo` / `transferFrom` / `transferToWithHeader` for
-//! descriptor-backed channels.
+//! Natives behind `ZeroCopy.transferTo` / `transferFrom` / `transferToWithHeader`.
 //!
 //! The core decides everything about a transfer through one `TransferRequest` (checks in the
 //! JDK's order, clamping, the method chain, the loop that moves everything to a blocking
@@ -17,22 +16,27 @@
 //! - an error after some progress returns the progress (the JDK's rule); the error shows again
 //!   on the next call.
 //!
+//! A channel without a descriptor (a user's own channel, a stream wrapper) is moved by the Java
+//! side, after `transferLimit` ran the core's checks on the file side.
+//!
 //! The result is packed into one `long` (see [`pack`]): bytes, system calls, method, whether
 //! the non-blocking side was full, and for a transfer with a header whether the header is still
 //! short.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
 
-use jni::objects::{JByteArray, JClass, JObject};
+use jni::objects::{JByteArray, JObject};
 use jni::sys::{jboolean, jint, jlong};
-use jni::{Env, EnvUnowned};
+use jni::Env;
 use zcopy::binding::DescriptorPair;
 use zcopy::{Descriptors, Direction, Policy, Transfer, TransferMethod, TransferRequest};
 
 use crate::channels::{Channel, LockPair};
-use crate::errors::{native, Failure, Result};
+use crate::errors::{natives, Failure, Result};
 
-/// Bits 0..47 of the packed result: bytes (the body's; the header's when [`HEADER_SHORT`]).
+/// Bits 0..47 of the packed result: bytes (the body's; the header's when [`HEADER_SHORT`]). One
+/// call moves at most this many bytes, so the count fits.
 const BYTES_MASK: i64 = (1 << 47) - 1;
 /// Bits 47..57: system calls made (saturating at [`SYSCALLS_MAX`], which Java reports as unknown).
 const SYSCALLS_SHIFT: u32 = 47;
@@ -44,9 +48,12 @@ const WOULD_BLOCK: i64 = 1 << 61;
 /// Bit 62: the header was not sent whole; the bytes field counts the header bytes sent.
 const HEADER_SHORT: i64 = 1 << 62;
 
-/// `Native.transferTo`'s and `transferFrom`'s `guard` argument: the Java side vouches that no
-/// system call of this transfer can block indefinitely, so the close locks may be held.
-const GUARD_LOCK: jint = 1;
+/// `Native.transfer`'s `flags`: the Java channel is blocking, so the call moves everything,
+/// waiting whenever the other side is full or empty.
+const BLOCKING: jint = 1;
+/// `Native.transfer`'s `flags`: the Java side vouches that no system call of this transfer can
+/// block indefinitely, so the close locks may be held.
+const GUARD_LOCK: jint = 2;
 
 fn forced_method(code: jint) -> Result<Option<TransferMethod>> {
     match u32::try_from(code).ok().map(TransferMethod::from_code) {
@@ -59,7 +66,7 @@ fn forced_method(code: jint) -> Result<Option<TransferMethod>> {
     }
 }
 
-/// Packs a transfer for Java (`io.zcopy.ZeroCopy.unpack` reads it); `header_len` is the length
+/// Packs a transfer for Java (`io.zcopy.Transfers.unpack` reads it); `header_len` is the length
 /// of the header the call was asked to send first (0 without one).
 fn pack(t: &Transfer, header_len: usize) -> jlong {
     let header_short = t.header < header_len;
@@ -76,6 +83,37 @@ fn pack(t: &Transfer, header_len: usize) -> jlong {
     v
 }
 
+fn direction(to: jboolean) -> Direction {
+    if to {
+        Direction::To
+    } else {
+        Direction::From
+    }
+}
+
+/// The (source, target) of a `dir` transfer between the file and the other side.
+fn source_target<T>(dir: Direction, file: T, other: T) -> (T, T) {
+    match dir {
+        Direction::To => (file, other),
+        Direction::From => (other, file),
+    }
+}
+
+fn request(dir: Direction, position: jlong, count: jlong) -> TransferRequest<'static> {
+    match dir {
+        Direction::To => TransferRequest::to(position, count),
+        Direction::From => TransferRequest::from(position, count),
+    }
+}
+
+fn op_name(dir: Direction, header: bool) -> &'static str {
+    match (dir, header) {
+        (Direction::To, false) => "transfer_to",
+        (Direction::To, true) => "transfer_to_with_header",
+        (Direction::From, _) => "transfer_from",
+    }
+}
+
 /// How a transfer lends the core its two descriptors.
 enum Lending<'a, 'b, 'l> {
     /// Both channels' close locks, taken anew for each step (so a `close()` waits for one step
@@ -89,7 +127,7 @@ enum Lending<'a, 'b, 'l> {
 /// own guards, the checks between steps, and the progress for the JDK's rule on errors.
 struct JavaDescriptors<'a, 'b, 'l, 'e> {
     env: &'a mut Env<'e>,
-    /// (source, target).
+    /// (file, other): the order in which the JDK checks them for closed.
     channels: [&'a Channel<'b, 'l>; 2],
     lending: Lending<'a, 'b, 'l>,
     dir: Direction,
@@ -102,40 +140,29 @@ struct JavaDescriptors<'a, 'b, 'l, 'e> {
 
 impl<'a, 'b, 'l, 'e> JavaDescriptors<'a, 'b, 'l, 'e> {
     /// Chooses the guard: the close locks when `lock` (the Java side's word that no system call
-    /// can block indefinitely) and the JDK has them, else duplicates. `dir` says which channel
-    /// the JDK checks first for closed (the file channel: the source of a transfer to, the
-    /// target of a transfer from).
+    /// can block indefinitely) and the JDK has them, else duplicates.
     fn new(
         env: &'a mut Env<'e>,
         channels: [&'a Channel<'b, 'l>; 2],
         dir: Direction,
-        lock: bool,
-        blocking: bool,
+        flags: jint,
         op: &'static str,
     ) -> Result<Self> {
-        let [source, target] = channels;
-        let check_order = match dir {
-            Direction::To => [source, target],
-            Direction::From => [target, source],
-        };
-        let locked = if lock {
-            LockPair::new(check_order[0], check_order[1], op)?
+        let [file, other] = channels;
+        let locked = if flags & GUARD_LOCK != 0 {
+            LockPair::new(file, other, op)?
         } else {
             None
         };
         let lending = match locked {
             Some(pair) => Lending::Locked(pair),
             None => {
-                let numbers = [check_order[0].open_number(op)?, check_order[1].open_number(op)?];
-                let (ns, nt) = match dir {
-                    Direction::To => (numbers[0], numbers[1]),
-                    Direction::From => (numbers[1], numbers[0]),
-                };
+                let (ns, nt) = source_target(dir, file.open_number(op)?, other.open_number(op)?);
                 let closed = || Failure::Core(zcopy::Error::closed_descriptor(op));
                 let pair = DescriptorPair::duplicated(ns, nt)
                     .map_err(|source| Failure::Core(zcopy::Error::Io { op, source }))?
                     .ok_or_else(closed)?;
-                if !source.still_holds(ns)? || !target.still_holds(nt)? {
+                if !Self::still_held(channels, dir, &pair)? {
                     return Err(closed());
                 }
                 Lending::Duplicated(pair)
@@ -146,19 +173,31 @@ impl<'a, 'b, 'l, 'e> JavaDescriptors<'a, 'b, 'l, 'e> {
             channels,
             lending,
             dir,
-            blocking,
+            blocking: flags & BLOCKING != 0,
             op,
             steps: 0,
             progress: Transfer::NONE,
         })
     }
 
-    /// Runs `request`: Java's rule for an error after progress is the JDK's (the count is
-    /// returned; the error shows again on the next call).
+    /// Whether both channels still hold the numbers `pair` duplicated.
+    fn still_held(channels: [&Channel<'_, '_>; 2], dir: Direction, pair: &DescriptorPair) -> Result<bool> {
+        let (source, target) = source_target(dir, channels[0], channels[1]);
+        Ok(source.still_holds(pair.number(0))? && target.still_holds(pair.number(1))?)
+    }
+
+    /// Runs `request` with the JDK's rules for what ends it: an error after progress returns the
+    /// count (the error shows again on the next call); a channel found closed by the first step
+    /// is `ClosedChannelException` (closed before the call), by a later one
+    /// `AsynchronousCloseException` (closed during it).
     fn run(mut self, request: TransferRequest<'_>) -> Result<Transfer> {
         let request = request.policy(if self.blocking { Policy::All } else { Policy::Once });
         match request.run_with(&mut self) {
             Err(_) if self.progress.bytes > 0 => Ok(self.progress),
+            Err(Failure::Core(zcopy::Error::Closed { .. })) if self.steps > 1 => Err(Failure::Throw(
+                "java/nio/channels/AsynchronousCloseException",
+                None,
+            )),
             other => other,
         }
     }
@@ -179,17 +218,12 @@ impl Descriptors for JavaDescriptors<'_, '_, '_, '_> {
                 };
                 // SAFETY: both close locks are held and both channels are open, so the numbers
                 // stay their own open descriptors until `held` is dropped, after `f` returns.
-                let [a, b] = unsafe { held.fds.map(|fd| BorrowedFd::borrow_raw(fd)) };
-                // The locks are in the JDK's check order (the file channel first).
-                let (source, target) = match self.dir {
-                    Direction::To => (a, b),
-                    Direction::From => (b, a),
-                };
+                let [file, other] = unsafe { held.fds.map(|fd| BorrowedFd::borrow_raw(fd)) };
+                let (source, target) = source_target(self.dir, file, other);
                 Ok(Some(f(source, target)))
             }
             Lending::Duplicated(pair) => {
-                let [s, t] = self.channels;
-                if !first && (!s.still_holds(pair.number(0))? || !t.still_holds(pair.number(1))?) {
+                if !first && !Self::still_held(self.channels, self.dir, pair)? {
                     return Ok(None);
                 }
                 Ok(Some(f(pair.fd(0), pair.fd(1))))
@@ -223,82 +257,10 @@ impl Descriptors for JavaDescriptors<'_, '_, '_, '_> {
     }
 }
 
-/// The channels of a transfer call, recognised.
-fn channels<'a, 'l>(
-    e: &mut Env<'_>,
-    source: &'a JObject<'l>,
-    target: &'a JObject<'l>,
-) -> Result<[Channel<'a, 'l>; 2]> {
-    Ok([
-        Channel::require(e, source, "the source")?,
-        Channel::require(e, target, "the target")?,
-    ])
-}
-
-/// `Native.transferTo(FileChannel src, long position, long count, Channel target,
-/// boolean blocking, int method, int guard)`.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_zcopy_Native_transferTo<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    src: JObject<'l>,
-    position: jlong,
-    count: jlong,
-    target: JObject<'l>,
-    blocking: jboolean,
-    method: jint,
-    guard: jint,
-) -> jlong {
-    native!(env, |e| {
-        let forced = forced_method(method)?;
-        let [s, t] = channels(e, &src, &target)?;
-        let fds = JavaDescriptors::new(
-            e,
-            [&s, &t],
-            Direction::To,
-            guard == GUARD_LOCK,
-            blocking,
-            "transfer_to",
-        )?;
-        let done = fds.run(TransferRequest::to(position, count).method(forced))?;
-        Ok(pack(&done, 0))
-    })
-}
-
-/// `Native.transferToWithHeader(FileChannel src, long position, long count, Channel target,
-/// boolean blocking, int guard, byte[] header, int offset, int length)`: the header sent with
-/// `MSG_MORE`, then the body, as the core's `transfer_to_with_header`; a blocking target gets
-/// the rest of the body as `transferTo` gives it.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_zcopy_Native_transferToWithHeader<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    src: JObject<'l>,
-    position: jlong,
-    count: jlong,
-    target: JObject<'l>,
-    blocking: jboolean,
-    guard: jint,
-    header: JByteArray<'l>,
-    offset: jint,
-    length: jint,
-) -> jlong {
-    native!(env, |e| {
-        let (mut scratch, mut spill) = ([0i8; HEADER_STACK], Vec::new());
-        let header = header_bytes(e, &header, offset, length, &mut scratch, &mut spill)?;
-        let [s, t] = channels(e, &src, &target)?;
-        let op = "transfer_to_with_header";
-        let fds = JavaDescriptors::new(e, [&s, &t], Direction::To, guard == GUARD_LOCK, blocking, op)?;
-        let done = fds.run(TransferRequest::to(position, count).header(header))?;
-        Ok(pack(&done, header.len()))
-    })
-}
-
 /// The header bytes of `transferToWithHeader`, copied out of the Java array (the Java side
 /// copies a direct buffer into an array first: native code never reads memory a Java buffer
-/// may have mapped, where a truncated file would fault in native code).
+/// may have mapped, where a truncated file would fault in native code). A null array is no
+/// header.
 fn header_bytes<'s>(
     e: &mut Env<'_>,
     heap: &JByteArray<'_>,
@@ -308,10 +270,7 @@ fn header_bytes<'s>(
     spill: &'s mut Vec<i8>,
 ) -> Result<&'s [u8]> {
     if heap.is_null() {
-        return Err(Failure::Throw(
-            "java/lang/NullPointerException",
-            Some("header".into()),
-        ));
+        return Ok(&[]);
     }
     let (Ok(off), Ok(len)) = (usize::try_from(offset), usize::try_from(length)) else {
         return Err(Failure::Throw("java/lang/IndexOutOfBoundsException", None));
@@ -334,81 +293,127 @@ fn header_bytes<'s>(
 /// Headers up to this size are copied to the stack (a typical response header is ~150 bytes).
 const HEADER_STACK: usize = 1024;
 
-/// `Native.transferFrom(FileChannel target, Channel src, long position, long count,
-/// boolean blocking, int method, int guard)`.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_zcopy_Native_transferFrom<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    target: JObject<'l>,
-    src: JObject<'l>,
-    position: jlong,
-    count: jlong,
-    blocking: jboolean,
-    method: jint,
-    guard: jint,
-) -> jlong {
-    native!(env, |e| {
+/// The descriptor that stands in the core's checks for a channel without one (a user's own
+/// channel, a stream wrapper): while the channel is open, one open for reading and writing,
+/// which the checks only ask for its access mode; once it is closed, a number that is never
+/// open, which the core reports as closed in its own order.
+fn stand_in(open: jboolean) -> Result<BorrowedFd<'static>> {
+    static DEV_NULL: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    if !open {
+        // SAFETY: `fd_number(-1)` is a number no process has open: system calls on it fail
+        // with EBADF, which the core reports as a closed descriptor.
+        return Ok(unsafe { zcopy::binding::borrow_fd(zcopy::binding::fd_number(-1)) });
+    }
+    let dev_null = DEV_NULL.get_or_init(|| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .ok()
+            .map(OwnedFd::from)
+    });
+    dev_null.as_ref().map(|fd| fd.as_fd()).ok_or_else(|| {
+        Failure::Throw(
+            "java/io/IOException",
+            Some("zcopy: /dev/null cannot be opened".into()),
+        )
+    })
+}
+
+/// `FileChannel.transferTo`'s end-of-file clamp (JDK 21+): nothing from a position at or past
+/// the end, at most up to the end, but no clamp for a file that reports size 0 (procfs files),
+/// which is read until it ends.
+///
+/// The core applies this rule inside its routes, where the kernel finds the end of the file; it
+/// has no entry that checks a request and returns its clamped count without moving bytes, which
+/// the Java loop needs, so the bridge reads the size itself.
+fn end_of_file_clamp(fd: BorrowedFd<'_>, position: jlong, count: jlong) -> Result<jlong> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes one `struct stat` into the buffer and touches nothing else; the
+    // descriptor is borrowed for the call.
+    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        let source = std::io::Error::last_os_error();
+        return Err(Failure::Core(zcopy::Error::Io { op: "fstat", source }));
+    }
+    // SAFETY: fstat succeeded, so it filled the buffer.
+    let size = unsafe { st.assume_init() }.st_size;
+    Ok(if size > 0 {
+        count.min(size.saturating_sub(position).max(0))
+    } else {
+        count
+    })
+}
+
+natives! {
+    /// `Native.transfer(boolean to, FileChannel file, Channel other, long position, long count,
+    /// int method, int flags, byte[] header, int headerOffset, int headerLength)`: a transfer
+    /// to (`to`) or from the descriptor-backed `other`, with a forced method (0: automatic) and
+    /// an optional header (null: none), sent with `MSG_MORE` before the body as the core's
+    /// header path does; a blocking `other` gets everything the request asks for.
+    #[allow(clippy::too_many_arguments)]
+    fn transfer = "transfer"(
+        e,
+        to: jboolean,
+        file: JObject<'l>,
+        other: JObject<'l>,
+        position: jlong,
+        count: jlong,
+        method: jint,
+        flags: jint,
+        header: JByteArray<'l>,
+        offset: jint,
+        length: jint,
+    ) -> jlong {
         let forced = forced_method(method)?;
-        let [s, t] = channels(e, &src, &target)?;
-        let fds = JavaDescriptors::new(
-            e,
-            [&s, &t],
-            Direction::From,
-            guard == GUARD_LOCK,
-            blocking,
-            "transfer_from",
-        )?;
-        let done = fds.run(TransferRequest::from(position, count).method(forced))?;
-        Ok(pack(&done, 0))
-    })
-}
+        let (mut scratch, mut spill) = ([0i8; HEADER_STACK], Vec::new());
+        let header = header_bytes(e, &header, offset, length, &mut scratch, &mut spill)?;
+        let dir = direction(to);
+        let file = Channel::require(e, &file, "the file")?;
+        let other = Channel::require(e, &other, "the other channel")?;
+        let op = op_name(dir, !header.is_empty());
+        let fds = JavaDescriptors::new(e, [&file, &other], dir, flags, op)?;
+        let request = request(dir, position, count.min(BYTES_MASK)).method(forced).header(header);
+        Ok(pack(&fds.run(request)?, header.len()))
+    }
 
-/// `Native.accessMode(Channel)`: 1 readable, 2 writable, 4 append, of the channel's descriptor
-/// (`ClosedChannelException` when closed). Used by the Java fallback paths for the JDK's
-/// readable/writable checks. `fcntl` never blocks: the close lock guards it.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_accessMode<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    channel: JObject<'l>,
-) -> jint {
-    native!(env, |e| {
-        let ch = Channel::require(e, &channel, "the channel")?;
-        let access = ch.with_fd(e, "access_mode", |fd| {
-            Ok(zcopy::binding::access("access_mode", fd)?)
-        })?;
-        Ok(i32::from(access.readable) | i32::from(access.writable) << 1 | i32::from(access.append) << 2)
-    })
-}
+    /// `Native.transferLimit(boolean to, FileChannel file, boolean otherOpen, long position,
+    /// long count)`: the core's checks of a transfer between `file` and a channel without a
+    /// descriptor (open or not), in the JDK's order, moving nothing; returns the most bytes the
+    /// transfer may move (`count`, clamped at the end of the file for a transfer to).
+    fn transfer_limit = "transferLimit"(
+        e, to: jboolean, file: JObject<'l>, other_open: jboolean, position: jlong, count: jlong,
+    ) -> jlong {
+        let dir = direction(to);
+        let file = Channel::require(e, &file, "the file")?;
+        // F_GETFL and fstat never block: the close lock guards them.
+        file.with_fd(e, op_name(dir, false), |fd| {
+            let (source, target) = source_target(dir, fd, stand_in(other_open)?);
+            // A count of 0 moves nothing; a negative one still reaches the core's check.
+            request(dir, position, count.min(0)).run(source, target)?;
+            match dir {
+                Direction::To => end_of_file_clamp(fd, position, count),
+                Direction::From => Ok(count),
+            }
+        })
+    }
 
-/// `Native.isRegularFile(FileChannel)`: whether the channel's descriptor is a regular file,
-/// the kind of file on which no system call of a transfer blocks indefinitely (a FIFO or a
-/// terminal opened as a `FileChannel` would). `fstat` never blocks: the close lock guards it.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_isRegularFile<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    channel: JObject<'l>,
-) -> jboolean {
-    native!(env, |e| {
+    /// `Native.isRegularFile(FileChannel)`: whether the channel's descriptor is a regular file,
+    /// the kind of file on which no system call of a transfer blocks indefinitely (a FIFO or a
+    /// terminal opened as a `FileChannel` would). `fstat` never blocks: the close lock guards
+    /// it.
+    fn is_regular_file = "isRegularFile"(e, channel: JObject<'l>) -> jboolean {
         let ch = Channel::require(e, &channel, "the channel")?;
         ch.with_fd(e, "is_regular_file", |fd| {
             zcopy::binding::is_regular_file(fd)
                 .map_err(|source| Failure::Core(zcopy::Error::Io { op: "fstat", source }))
         })
-    })
-}
+    }
 
-/// `Native.closeLocksAvailable()`: whether this JDK's channels have the close lock that the
-/// lock guard uses (JDK 8 to 25 do); without it every call takes the duplicate guard.
-#[no_mangle]
-pub extern "system" fn Java_io_zcopy_Native_closeLocksAvailable<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-) -> jboolean {
-    native!(env, |_e| Ok(crate::channels::close_locks_available()))
+    /// `Native.closeLocksAvailable()`: whether this JDK's channels have the close lock that the
+    /// lock guard uses (JDK 8 to 25 do); without it every call takes the duplicate guard.
+    fn close_locks_available = "closeLocksAvailable"(_e) -> jboolean {
+        Ok(crate::channels::close_locks_available())
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ event loops (asyncio's default, uvloop, ``zcopy.asyncio.EventLoop`` and uvloop +
 each driven by wrk with the same settings on 127.0.0.1, in one run.
 
 Prints Markdown: requests/s, p99 latency and server CPU per request for each loop and size
-(medians of the rounds), and the ratios that issue 15 sets targets for. Each server is one
+(medians of the rounds), and the ratios against their targets. Each server is one
 process (aiohttp's usual shape); its CPU is read from /proc (every thread, aiohttp's executor
 threads included).
 

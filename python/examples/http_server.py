@@ -388,15 +388,8 @@ class Worker:
                     self.pending.append(c)
                     return
                 continue
-            if not c.readable:
-                return
-            try:
-                data = c.recv(RECV_SIZE)
-            except BlockingIOError:
-                c.readable = False
-                return
+            data = self.receive(c)
             if not data:
-                self.close(c)
                 return
             if len(data) < RECV_SIZE:
                 c.readable = False  # a short read drained the socket: the next edge tells more
@@ -455,15 +448,22 @@ class Worker:
         self.drain(c)
 
     def drain(self, c: Conn) -> None:
-        while c.readable:
-            try:
-                data = c.recv(RECV_SIZE)
-            except BlockingIOError:
-                c.readable = False
-                return
-            if not data:
-                self.close(c)
-                return
+        while self.receive(c):
+            pass
+
+    def receive(self, c: Conn) -> bytes:
+        """The next bytes from a readable connection; b"" when it is drained (it stops being
+        readable until the next edge) or closed by the peer (it is closed here too)."""
+        if not c.readable:
+            return b""
+        try:
+            data = c.recv(RECV_SIZE)
+        except BlockingIOError:
+            c.readable = False
+            return b""
+        if not data:
+            self.close(c)
+        return data
 
     def take_request(self, c: Conn) -> bool:
         """Takes one request from the front of `c.buf` if its head is complete and sets up the

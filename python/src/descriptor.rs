@@ -62,24 +62,43 @@ pub fn number(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
 /// sockets, FIFOs and terminals cannot seek.
 fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
     static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    static IO_BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let py = obj.py();
+    let is = |ty: &PyOnceLock<Py<PyType>>, module: &str, name: &str| {
+        ty.import(py, module, name)
+            .is_ok_and(|t| obj.is_instance(t).unwrap_or(false))
+    };
     if obj.is_instance_of::<PyInt>() {
-        // A bare number: only the kernel knows.
-    } else if let Ok(socket) = SOCKET.import(py, "_socket", "socket") {
-        if obj.is_instance(socket).unwrap_or(false) {
-            return obj
-                .call_method0(intern!(py, "gettimeout"))
-                .is_ok_and(|timeout| !timeout.is_none());
+        // A bare number: only the kernel knows (below).
+    } else if is(&SOCKET, "_socket", "socket") {
+        return has_timeout(obj);
+    } else if is(&IO_BASE, "_io", "_IOBase") {
+        // A file object answers from what it already knows: io.FileIO caches the answer of its
+        // own first lseek, and the buffered and text layers ask their raw file.
+        if obj
+            .call_method0(intern!(py, "seekable"))
+            .is_ok_and(|s| s.is_truthy().unwrap_or(false))
+        {
+            return true;
         }
+    } else if let Ok(Some(_)) = obj.getattr_opt(intern!(py, "gettimeout")) {
+        // An object that answers like a socket (uvloop's transports hand out such objects,
+        // whose gettimeout() is 0: non-blocking).
+        return has_timeout(obj);
     }
-    // SAFETY: lseek by 0 from the current offset only reads the offset (fstat costs more: it
-    // goes through the path lookup of fstatat(fd, "", AT_EMPTY_PATH)).
-    if unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0 {
+    // SAFETY: only system calls see the number, and a number that is not open makes them fail.
+    if zcopy::binding::never_waits(unsafe { zcopy::binding::borrow_fd(fd) }) {
         return true;
     }
     // SAFETY: F_GETFL takes no argument and touches no memory.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     flags >= 0 && flags & libc::O_NONBLOCK != 0
+}
+
+/// A socket with a timeout (Python keeps those `O_NONBLOCK`) answers without a system call.
+fn has_timeout(obj: &Bound<'_, PyAny>) -> bool {
+    obj.call_method0(intern!(obj.py(), "gettimeout"))
+        .is_ok_and(|timeout| !timeout.is_none())
 }
 
 /// The two descriptors (source, target) of one call, and whether it may release the GIL: a

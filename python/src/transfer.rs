@@ -32,6 +32,40 @@ fn count_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
     value.map_or(Ok(i64::MAX), signed)
 }
 
+/// A transfer call's checked arguments.
+struct Args {
+    position: i64,
+    count: i64,
+    method: Option<TransferMethod>,
+}
+
+impl Args {
+    fn new(
+        position: &Bound<'_, PyAny>,
+        count: Option<&Bound<'_, PyAny>>,
+        method: Option<&str>,
+    ) -> PyResult<Args> {
+        Ok(Args {
+            position: signed(position)?,
+            count: count_arg(count)?,
+            method: self::method(method)?,
+        })
+    }
+
+    /// Runs the request `shape` builds on (source, target); `waits_on` as in [`Call::take`].
+    fn run(
+        self,
+        py: Python<'_>,
+        objs: [&Bound<'_, PyAny>; 2],
+        waits_on: Option<usize>,
+        shape: impl FnOnce(i64, i64) -> TransferRequest<'static>,
+    ) -> PyResult<u64> {
+        let call = Call::take(objs, self.count as u64, waits_on)?;
+        let request = shape(self.position, self.count).method(self.method);
+        Ok(call.transfer(py, request)?.bytes)
+    }
+}
+
 /// The transfer method named `name`, as `last_method()` reports it (`None`: automatic).
 fn method(name: Option<&str>) -> PyResult<Option<TransferMethod>> {
     let Some(name) = name else {
@@ -71,10 +105,8 @@ pub fn transfer_to(
     target: &Bound<'_, PyAny>,
     method: Option<&str>,
 ) -> PyResult<u64> {
-    let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
-    let call = Call::take([src, target], count as u64, Some(1))?;
-    let t = call.transfer(py, TransferRequest::to(position, count).method(forced))?;
-    Ok(t.bytes)
+    let args = Args::new(position, count, method)?;
+    args.run(py, [src, target], Some(1), TransferRequest::to)
 }
 
 /// Transfers up to `count` bytes from `src` into the file `target_file` at `position`, with
@@ -92,10 +124,8 @@ pub fn transfer_from(
     count: Option<&Bound<'_, PyAny>>,
     method: Option<&str>,
 ) -> PyResult<u64> {
-    let (position, count, forced) = (signed(position)?, count_arg(count)?, self::method(method)?);
-    let call = Call::take([src, target_file], count as u64, Some(0))?;
-    let t = call.transfer(py, TransferRequest::from(position, count).method(forced))?;
-    Ok(t.bytes)
+    let args = Args::new(position, count, method)?;
+    args.run(py, [src, target_file], Some(0), TransferRequest::from)
 }
 
 /// Moves all `count` bytes (to the end of the file when `None`) of `src` from `position` to
@@ -111,13 +141,10 @@ pub fn transfer_all(
     target: &Bound<'_, PyAny>,
     method: Option<&str>,
 ) -> PyResult<u64> {
-    let position = signed(position)?;
-    let (count, forced) = (count_arg(count)?, self::method(method)?);
-    let call = Call::take([src, target], count as u64, None)?;
-    let request = TransferRequest::to(position, count)
-        .policy(Policy::All)
-        .method(forced);
-    Ok(call.transfer(py, request)?.bytes)
+    let args = Args::new(position, count, method)?;
+    args.run(py, [src, target], None, |p, c| {
+        TransferRequest::to(p, c).policy(Policy::All)
+    })
 }
 
 /// Sends `header` on the socket `target` with `MSG_MORE`, then transfers `count` bytes of `src`

@@ -100,12 +100,21 @@ def run_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.fixture
+def drained_pair(socket_pair):
+    """A connected socket pair whose second end a Drain thread reads: (writable end, drain)."""
+    a, b = socket_pair
+    drain = Drain(b)
+    drain.start()
+    return a, drain
+
+
 def forget_last_transfer() -> None:
-    """Makes ``zcopy.last_transfer()`` in this thread read ``Transfer(0, "none", False, 0)``
-    until zcopy moves something (a transfer of nothing)."""
+    """Makes ``zcopy.last_transfer()`` in this thread read nothing moved (``0, "none"``) until
+    zcopy moves something: a transfer of nothing, whose only system calls are the two checks."""
     with open(__file__, "rb") as src, open(os.devnull, "wb") as sink:
         zcopy.transfer_to(src, 0, 0, sink)
-    assert zcopy.last_transfer() == zcopy.Transfer(0, "none", False, 0)
+    assert zcopy.last_transfer() == zcopy.Transfer(0, "none", False, 2)
 
 
 def uvloop_or_skip() -> None:

@@ -1,4 +1,4 @@
-"""Issue 6, across real hosts: a transfer and the selector between two network namespaces joined
+"""Across real hosts: a transfer and the selector between two network namespaces joined
 by a veth pair (two hosts with their own addresses), when the machine allows creating them.
 
 The addresses live only inside the two namespaces this test creates (and deletes); nothing

@@ -1,4 +1,4 @@
-"""Issue 6: property tests (hypothesis) comparing a region with the file it maps after random
+"""Property tests (hypothesis) comparing a region with the file it maps after random
 writes, forces and transfers."""
 
 from __future__ import annotations

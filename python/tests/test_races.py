@@ -1,4 +1,4 @@
-"""Issue 6, races: transfers while other threads close the descriptors, a region closed while
+"""Races: transfers while other threads close the descriptors, a region closed while
 other threads read it, select() while other threads register, unregister, wake and close, and
 many threads splicing at once through core's per-thread pipes."""
 

@@ -1,4 +1,4 @@
-"""Issue 6, leaks: many map/close cycles and transfers with no growth in open descriptors,
+"""Leaks: many map/close cycles and transfers with no growth in open descriptors,
 mappings (/proc/self/maps) or resident memory.
 
 The test suite runs a short version; `make soak-python` runs 1,000,000 cycles and 100,000

@@ -42,16 +42,18 @@ def test_count_is_clamped_and_end_of_file_gives_zero(data_file, tmp_path):
         assert zcopy.transfer_to(s, 0, 0, t) == 0
 
 
-def test_file_to_socket_with_sendfile(data_file, socket_pair):
-    a, b = socket_pair
-    drain = Drain(b)
-    drain.start()
+def test_file_to_a_unix_socket_by_splice_and_sendfile(data_file, drained_pair):
+    # An AF_UNIX peer (socketpair): the planner splices large transfers through its pipe and
+    # sends small ones with one sendfile.
+    a, drain = drained_pair
     with open(data_file(SIZE), "rb") as s:
         assert zcopy.transfer_all(s, 0, None, a) == SIZE
+        assert zcopy.last_method() == "splice"
+        assert zcopy.transfer_to(s, 0, 4096, a) == 4096
         assert zcopy.last_method() == "sendfile"
     a.shutdown(socket.SHUT_WR)
     drain.join(10)
-    assert drain.data == pattern(SIZE)
+    assert drain.data == pattern(SIZE) + pattern(4096)
 
 
 def test_file_to_pipe_is_zero_copy(data_file, pipe):
@@ -402,19 +404,17 @@ def test_last_transfer_reports_bytes_method_and_system_calls(data_file, tmp_path
     with open(data_file(8 << 20, "big.bin"), "rb") as s:
         moved = zcopy.transfer_to(s, 0, 8 << 20, a)
         last = zcopy.last_transfer()
-        assert last.bytes == moved < 8 << 20 and last.would_block and last.method == "sendfile"
+        assert last.bytes == moved < 8 << 20 and last.would_block and last.method == "splice"
 
 
-def test_hints_follow_the_callers_descriptor_not_a_duplicates_number(data_file, tmp_path, socket_pair):
+def test_hints_follow_the_callers_descriptor_not_a_duplicates_number(data_file, tmp_path, drained_pair):
     # Large and blocking transfers work on duplicated descriptors, whose numbers are reused for
     # every kind of target. Core keeps its method hint under the caller's number (hint_key), so a
-    # socket transfer leaves no "sendfile" hint behind for the file that gets the next duplicate.
-    a, b = socket_pair
-    drain = Drain(b)
-    drain.start()
+    # socket transfer leaves no socket route behind for the file that gets the next duplicate.
+    a, drain = drained_pair
     with open(data_file(SIZE), "rb") as s:
         assert zcopy.transfer_all(s, 0, None, a) == SIZE
-        assert zcopy.last_method() == "sendfile"
+        assert zcopy.last_method() == "splice"
         for i in range(3):
             with open(tmp_path / f"copy{i}", "wb") as t:
                 # Small (core checks the file kind of large transfers itself) and blocking, so
@@ -422,7 +422,7 @@ def test_hints_follow_the_callers_descriptor_not_a_duplicates_number(data_file, 
                 assert zcopy.transfer_to(s, 0, 4096, t) == 4096
                 assert zcopy.last_method() == "copy_file_range", i
                 assert zcopy.transfer_all(s, 0, SIZE, a) == SIZE
-                assert zcopy.last_method() == "sendfile"
+                assert zcopy.last_method() == "splice"
     a.shutdown(socket.SHUT_WR)
     drain.join(10)
     assert len(drain.data) == 4 * SIZE

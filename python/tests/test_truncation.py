@@ -1,4 +1,4 @@
-"""Issue 6: a file truncated under a live mapping never kills the interpreter.
+"""A file truncated under a live mapping never kills the interpreter.
 
 Each case runs in a child interpreter (a failure would be a SIGBUS death, which must not take
 the test run with it) and asserts that the child exits normally. The control case shows that
@@ -232,7 +232,7 @@ def test_guard_survives_faulthandler_enabled_after_import():
 def test_foreign_sigbus_after_faulthandler_reenabled_still_ends_the_process(x_faulthandler):
     # faulthandler, enabled after zcopy, saves the guard as its previous handler and re-raises
     # into it after its traceback. A guard that chained back to faulthandler would bounce the
-    # signal between the two forever (CORE-REQUESTS.md, item 6); the process must die instead.
+    # signal between the two forever; the process must die instead.
     code = textwrap.dedent(
         """
         import faulthandler, mmap, os, tempfile

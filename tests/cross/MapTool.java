@@ -13,6 +13,7 @@
 // from the range's start. The FNV is FNV-1a 64 (with map_tool.c's offset basis) as 16 hex digits.
 
 import io.zcopy.MappedRegion;
+import io.zcopy.TransferMethod;
 import io.zcopy.ZeroCopy;
 import java.nio.channels.FileChannel.MapMode;
 import java.nio.file.Path;
@@ -28,7 +29,14 @@ public final class MapTool {
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "";
         try {
-            if (args.length >= 5 && what.equals("write")) {
+            if (what.equals("methods")) {
+                // The method table as the Java API names it, in code order (the kernel paths only).
+                for (TransferMethod m : TransferMethod.values()) {
+                    if (m != TransferMethod.CHANNEL_LOOP) {
+                        System.out.println(m);
+                    }
+                }
+            } else if (args.length >= 5 && what.equals("write")) {
                 System.out.println(write(Path.of(args[1]), Long.parseLong(args[2]), Long.parseLong(args[3]),
                         Long.parseLong(args[4])));
             } else if (args.length >= 4 && what.equals("read")) {

@@ -133,7 +133,15 @@ static int shm_parent(int64_t len, uint64_t seed, char **cmd) {
     return rc;
 }
 
+/* The method table as the C API names it: one name per code, until the first unknown one. */
+static int methods_cmd(void) {
+    for (zc_transfer_method m = 0; strcmp(zc_transfer_method_name(m), "unknown") != 0; m++)
+        printf("%s\n", zc_transfer_method_name(m));
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "methods")) return methods_cmd();
     if (argc >= 6 && !strcmp(argv[1], "write"))
         return write_cmd(argv[2], strtoll(argv[3], NULL, 10), strtoll(argv[4], NULL, 10), strtoull(argv[5], NULL, 10));
     if (argc >= 5 && !strcmp(argv[1], "read"))

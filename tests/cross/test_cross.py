@@ -251,3 +251,13 @@ def c_tool_runner(*args: str) -> list[str]:
     if not runner.exists():
         pytest.skip(f"{runner} not built (make c-build)")
     return [str(runner), *args]
+
+
+def test_the_method_table_agrees_across_languages():
+    """One table of transfer methods (the core's): C's zc_transfer_method_name, Java's
+    TransferMethod and Python's METHODS name the same methods in the same order."""
+    c = subprocess.run(c_tool("methods"), capture_output=True, text=True, check=True).stdout.split()
+    java = subprocess.run(java_tool("methods"), capture_output=True, text=True, check=True).stdout.split()
+    assert c[0] == java[0] == "none"
+    assert c == java
+    assert tuple(c[1:]) == zcopy.METHODS

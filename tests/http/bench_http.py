@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import servers
@@ -134,13 +135,24 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
-def run_wrk(url: str, args, pid: int) -> dict:
+def add_wrk_arguments(ap: argparse.ArgumentParser, duration: int) -> None:
+    """The wrk settings that run_wrk reads from its `args`."""
+    ap.add_argument("--duration", type=int, default=duration, help="seconds of each measured run")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+
+
+def run_wrk(url: str, args, pids: list[int], during: AbstractContextManager | None = None) -> dict:
+    """wrk against `url` (args.threads, args.connections, args.duration) after a 2 s warm-up, and
+    the server's CPU per request: that of the processes `pids` and their children. `during` is
+    entered around the measured run alone (c-api/bench/http_tune.py counts system calls so)."""
     subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "2s", url],
                    capture_output=True, check=True)  # warm-up: JIT, page cache, connection setup
-    cpu0 = servers.cpu_seconds(pid)
-    out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-                          "--latency", url], capture_output=True, text=True, check=True).stdout
-    cpu = servers.cpu_seconds(pid) - cpu0
+    cpu0 = sum(servers.cpu_seconds(p) for p in pids)
+    with during or nullcontext():
+        out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d",
+                              f"{args.duration}s", "--latency", url], capture_output=True, text=True, check=True).stdout
+    cpu = sum(servers.cpu_seconds(p) for p in pids) - cpu0
     res = parse_wrk(out)
     res["cpu_us_per_request"] = cpu / res["requests"] * 1e6 if res["requests"] else float("nan")
     return res
@@ -148,9 +160,7 @@ def run_wrk(url: str, args, pid: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
+    add_wrk_arguments(ap, duration=10)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", default=str(servers.ROOT / "build" / "bench-http.json"))
     ap.add_argument("--only", nargs="*",
@@ -172,7 +182,7 @@ def main() -> int:
                 continue
             with Nginx(root, args.workers, sendfile) as ng:
                 print(f"{name} on {ng.base} ...", file=sys.stderr)
-                results[name] = {f: run_wrk(f"{ng.base}/{f}", args, ng.proc.pid) for f in FILES}
+                results[name] = {f: run_wrk(f"{ng.base}/{f}", args, [ng.proc.pid]) for f in FILES}
         for spec in servers.specs():
             if args.only and spec.name not in args.only:
                 continue
@@ -181,7 +191,7 @@ def main() -> int:
                 continue
             with servers.Running(spec, root) as run:
                 print(f"{spec.name} on {run.base} ...", file=sys.stderr)
-                results[spec.name] = {f: run_wrk(f"{run.base}/{f}", args, run.proc.pid) for f in FILES}
+                results[spec.name] = {f: run_wrk(f"{run.base}/{f}", args, [run.proc.pid]) for f in FILES}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

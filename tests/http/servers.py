@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,6 +98,10 @@ class Running:
     def base(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def addr(self) -> tuple[str, int]:
+        return self.host, self.port
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -117,6 +122,26 @@ class Running:
         finally:
             if self.proc.poll() is None:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def exchange(addr: tuple[str, int], data: bytes | list[bytes], *, pause: float = 0.0, quiet: float = 3.0,
+             timeout: float = 10.0) -> bytes:
+    """Sends `data` (or its pieces, `pause` seconds apart) on a new connection, and returns what
+    the server sends until it closes the connection or stays quiet for `quiet` seconds. What
+    curl never sends (malformed, split, pipelined requests) goes this way."""
+    with socket.create_connection(addr, timeout=timeout) as s:
+        for piece in data if isinstance(data, list) else [data]:
+            s.sendall(piece)
+            if pause:
+                time.sleep(pause)
+        s.settimeout(quiet)
+        chunks = []
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
 
 
 def cpu_seconds(pid: int) -> float:

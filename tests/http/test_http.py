@@ -119,25 +119,10 @@ def test_no_escape_from_the_root(server, path):
     assert b"outside the root" not in body
 
 
-def raw_request(server, data: bytes) -> bytes:
-    with socket.create_connection((server.host, server.port), timeout=10) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                c = s.recv(65536)
-            except socket.timeout:
-                break
-            if not c:
-                break
-            chunks.append(c)
-        return b"".join(chunks)
-
-
 @pytest.mark.parametrize("request_bytes", [b"GARBAGE\r\n\r\n", b"GET /4k.bin\r\n\r\n",
                                            b"GET /4k.bin HTTP/1.1\r\nNoColonHere\r\n\r\n"])
 def test_bad_requests_get_400(server, request_bytes):
-    reply = raw_request(server, request_bytes)
+    reply = servers.exchange(server.addr, request_bytes, quiet=10)
     assert reply.startswith(b"HTTP/1.1 400"), reply[:100]
 
 
@@ -150,7 +135,7 @@ def test_keep_alive_reuses_the_connection(server, site):
 def test_pipelined_requests_on_one_connection(server, site):
     req = b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 3
     req += b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    reply = raw_request(server, req)
+    reply = servers.exchange(server.addr, req, quiet=10)
     assert reply.count(b"HTTP/1.1 200") == 4
     assert reply.count(b"inside\n") == 4
 
@@ -212,21 +197,6 @@ def zcopy_only(server, why: str) -> None:
         pytest.skip(f"{server.spec.name} is a bench-http baseline: {why}")
 
 
-def exchange(server, data: bytes, quiet: float = 3.0) -> bytes:
-    """Sends `data` on one connection; reads until the server closes it or stays quiet for
-    `quiet` seconds."""
-    with socket.create_connection((server.host, server.port), timeout=10) as s:
-        s.sendall(data)
-        s.settimeout(quiet)
-        chunks = []
-        try:
-            while chunk := s.recv(65536):
-                chunks.append(chunk)
-        except socket.timeout:
-            pass
-        return b"".join(chunks)
-
-
 def take_response(raw: bytes, head: bool = False) -> tuple[int, dict[str, str], bytes, bytes]:
     """The first response of `raw` as (status, headers, body, the bytes after it); the body is
     Content-Length bytes, none after a HEAD request."""
@@ -251,7 +221,7 @@ def test_head_of_an_error_has_no_body(server, target, extra, status):
     the next response right after the headers."""
     zcopy_only(server, "its error replies always carry their text body")
     then = b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    reply = exchange(server, f"HEAD {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode() + then)
+    reply = servers.exchange(server.addr, f"HEAD {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode() + then)
     got, headers, _, rest = take_response(reply, head=True)
     assert got == status
     assert "content-length" in headers
@@ -268,7 +238,7 @@ def test_head_of_an_error_has_no_body(server, target, extra, status):
 def test_head_of_a_refused_request_has_no_body(server, request_bytes, status):
     """The error that ends a connection has no body after a HEAD request either."""
     zcopy_only(server, "its error replies always carry their text body")
-    reply = exchange(server, request_bytes)
+    reply = servers.exchange(server.addr, request_bytes)
     got, headers, _, rest = take_response(reply, head=True)
     assert (got, headers.get("connection"), rest) == (status, "close", b"")
 
@@ -302,7 +272,7 @@ def test_ambiguous_framing_is_refused_and_closes(server, framing):
     line is refused even when it repeats the first (as nginx does; RFC 9110 §8.6 would allow
     taking it as one): a file server needs no request body, and no client sends two."""
     zcopy_only(server, "it ignores Content-Length and Transfer-Encoding")
-    reply = exchange(server, f"GET /4k.bin HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n".encode() + SMUGGLED)
+    reply = servers.exchange(server.addr, f"GET /4k.bin HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n".encode() + SMUGGLED)
     got, headers, body, rest = take_response(reply)
     assert (got, headers.get("connection")) == (400, "close"), reply[:300]
     assert rest == b"", "the bytes after the head were answered as a request"
@@ -311,8 +281,8 @@ def test_ambiguous_framing_is_refused_and_closes(server, framing):
 def test_one_content_length_frames_the_body(server):
     """The body one plain Content-Length announces is skipped, and the next request answered."""
     zcopy_only(server, "it ignores Content-Length")
-    reply = exchange(server, b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-                     + SMUGGLED[:-2] + b"Connection: close\r\n\r\n")
+    reply = servers.exchange(server.addr, b"GET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                             + SMUGGLED[:-2] + b"Connection: close\r\n\r\n")
     first, _, body1, rest = take_response(reply)
     second, _, body2, rest = take_response(rest)
     assert (first, body1, second, body2, rest) == (200, b"inside\n", 200, b"inside\n", b"")
@@ -329,8 +299,8 @@ def test_a_range_number_longer_than_any_file_size_is_ignored(server, site, spec)
     number parsers take) makes the range one the server ignores (RFC 9110 §14.2 allows it):
     200 and the whole file, from every server alike."""
     zcopy_only(server, "its range parser answers 416 for what it cannot parse")
-    reply = exchange(server, f"GET /4k.bin HTTP/1.1\r\nHost: x\r\nRange: {spec}\r\nConnection: close\r\n\r\n"
-                     .encode())
+    request = f"GET /4k.bin HTTP/1.1\r\nHost: x\r\nRange: {spec}\r\nConnection: close\r\n\r\n"
+    reply = servers.exchange(server.addr, request.encode())
     got, _, body, rest = take_response(reply)
     assert (got, body == (site / "4k.bin").read_bytes(), rest) == (200, True, b"")
 
@@ -350,7 +320,7 @@ def test_bare_lf_ends_a_line(server, site, eols):
     """RFC 9112 §2.2 lets a recipient take a bare LF as a line terminator, as nginx does: such
     requests, and ones that mix LF and CRLF, are answered as if every line ended in CRLF."""
     zcopy_only(server, "its parser splits the head at CRLF CRLF only")
-    reply = exchange(server, b"\n\r\n" + bare_lf_requests(eols))  # blank lines first: ignored
+    reply = servers.exchange(server.addr, b"\n\r\n" + bare_lf_requests(eols))  # blank lines first: ignored
     first, headers, body, rest = take_response(reply)
     assert (first, headers.get("content-range"), body) == (206, "bytes 0-9/4096", (site / "4k.bin").read_bytes()[:10])
     second, headers, _, rest = take_response(rest, head=True)
@@ -368,5 +338,5 @@ def test_a_bare_cr_is_refused(server, request_bytes):
     """A CR that does not end a line is invalid (RFC 9112 §2.2): a reader that took it as a line
     break would see other headers than the server. 400, and the connection closes."""
     zcopy_only(server, "its parser does not look inside header values")
-    got, headers, _, _ = take_response(exchange(server, request_bytes))
+    got, headers, _, _ = take_response(servers.exchange(server.addr, request_bytes))
     assert (got, headers.get("connection")) == (400, "close")

@@ -70,6 +70,8 @@ impl FdKind {
 pub(crate) struct FdStat {
     pub(crate) kind: FdKind,
     pub(crate) size: u64,
+    /// The inode number: tells a descriptor number reused for another file or socket.
+    pub(crate) ino: u64,
 }
 
 pub(crate) fn fstat(fd: RawFd) -> io::Result<FdStat> {
@@ -88,6 +90,7 @@ pub(crate) fn fstat(fd: RawFd) -> io::Result<FdStat> {
     Ok(FdStat {
         kind,
         size: st.st_size.max(0) as u64,
+        ino: st.st_ino,
     })
 }
 

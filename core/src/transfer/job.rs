@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
+use super::method::TransferMethod;
 use super::routes::Route;
 use crate::sys::{self, FdFlags, FdStat};
 use crate::{Error, Result};
@@ -29,6 +30,9 @@ pub(super) struct Job<'a> {
     pub(super) position: u64,
     pub(super) count: u64,
     pub(super) dir: Direction,
+    /// The planner chooses the route (no method was forced): a route may then hand a step to a
+    /// cheaper one (and says so in [`Progress::by`]).
+    pub(super) automatic: bool,
     /// The system calls made so far (kept here, not in a thread-local, so that counting costs
     /// nothing measurable on the one-call fast path).
     calls: Cell<u64>,
@@ -48,6 +52,7 @@ impl<'a> Job<'a> {
             position,
             count,
             dir,
+            automatic: true,
             calls: Cell::new(0),
         }
     }
@@ -140,6 +145,9 @@ pub(super) enum Step {
 pub(super) struct Progress {
     pub(super) bytes: u64,
     pub(super) would_block: bool,
+    /// The method that moved the bytes, when a route handed the step to another one (the
+    /// mapped route sends a small remainder by `sendfile`).
+    pub(super) by: Option<TransferMethod>,
 }
 
 impl Step {
@@ -147,6 +155,7 @@ impl Step {
         Step::Moved(Progress {
             bytes,
             would_block: false,
+            by: None,
         })
     }
 
@@ -154,6 +163,7 @@ impl Step {
         Step::Moved(Progress {
             bytes,
             would_block: true,
+            by: None,
         })
     }
 }

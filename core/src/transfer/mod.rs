@@ -12,6 +12,7 @@
 //! - [`sendfile`], [`splice`] and [`tee`] are the single system calls.
 
 mod direct;
+mod facts;
 mod header;
 mod job;
 mod method;

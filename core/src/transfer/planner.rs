@@ -4,25 +4,69 @@
 //! - The slow path (a descriptor not seen before) checks the descriptors in the JDK's order,
 //!   learns the pair's facts ([`Pair`]) and tries the routes of the table that serve it.
 //! - The route that worked is remembered per descriptor number (the target's for a transfer to,
-//!   the source's for a transfer from, or the binding's key for duplicated descriptors) and tried
-//!   first next time. A stale hint (the number was reused) costs one failed system call and a
-//!   re-probe; it can never pick a wrong result, only a slower path.
+//!   the source's for a transfer from, or the binding's key for duplicated descriptors), with the
+//!   route the pair's facts prefer for the other size class and the descriptor's inode, and tried
+//!   first next time: one system call per transfer once a descriptor is known. A number reused
+//!   for another file or socket is told by its inode, in the `fstat` that large transfers make
+//!   anyway; a small transfer trusts the hint, and a stale one costs at most a slower route or
+//!   one failed call and a re-plan, never a wrong result.
 //! - Routes found unsupported for a pair of kinds (`ENOSYS`, or `copy_file_range` to anything
 //!   but a file) are skipped from then on.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
+use super::facts::{self, FsClass, PeerClass};
 use super::job::{Direction, Job, Progress, Step};
 use super::method::{Transfer, TransferMethod};
-use super::routes::{Pair, Route, MAPPED_THRESHOLD, ROUTES};
+use super::routes::{Pair, Route, LARGE};
 use super::sigpipe::{recheck_sigpipe, SigpipeShield};
 use crate::sys::FdKind;
 use crate::{Error, Result};
 
-/// Per-descriptor hints: the route that last worked for a descriptor number.
+/// What is remembered of a descriptor: the route for large and for small transfers (none where
+/// only the last resort was left: that choice depends on the source, not on this descriptor),
+/// and the low bits of its inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Hint {
+    large: Option<Route>,
+    small: Option<Route>,
+    ino: u64,
+}
+
+const INO_BITS: u32 = 48;
+
+impl Hint {
+    fn pack(self) -> u64 {
+        let code = |r: Option<Route>| u64::from(r.map_or(0, |r| r as u8));
+        code(self.large) | code(self.small) << 8 | (self.ino & ((1 << INO_BITS) - 1)) << 16
+    }
+
+    fn unpack(v: u64) -> Option<Hint> {
+        let hint = Hint {
+            large: Route::from_u8(v as u8),
+            small: Route::from_u8((v >> 8) as u8),
+            ino: v >> 16,
+        };
+        (hint.large.is_some() || hint.small.is_some()).then_some(hint)
+    }
+
+    fn route(self, large: bool) -> Option<Route> {
+        if large {
+            self.large
+        } else {
+            self.small
+        }
+    }
+
+    fn same_inode(self, ino: u64) -> bool {
+        self.ino == ino & ((1 << INO_BITS) - 1)
+    }
+}
+
+/// Per-descriptor hints, indexed by descriptor number.
 struct Hints {
-    slots: [AtomicU8; HINT_SLOTS],
+    slots: [AtomicU64; HINT_SLOTS],
 }
 
 const HINT_SLOTS: usize = 1 << 16;
@@ -30,18 +74,18 @@ const HINT_SLOTS: usize = 1 << 16;
 impl Hints {
     const fn new() -> Hints {
         Hints {
-            slots: [const { AtomicU8::new(0) }; HINT_SLOTS],
+            slots: [const { AtomicU64::new(0) }; HINT_SLOTS],
         }
     }
 
-    fn get(&self, fd: RawFd) -> Option<Route> {
+    fn get(&self, fd: RawFd) -> Option<Hint> {
         let slot = self.slots.get(usize::try_from(fd).ok()?)?;
-        Route::from_u8(slot.load(Ordering::Relaxed))
+        Hint::unpack(slot.load(Ordering::Relaxed))
     }
 
-    fn set(&self, fd: RawFd, route: Option<Route>) {
+    fn set(&self, fd: RawFd, hint: Option<Hint>) {
         if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.slots.get(i)) {
-            slot.store(route.map_or(0, |r| r as u8), Ordering::Relaxed);
+            slot.store(hint.map_or(0, Hint::pack), Ordering::Relaxed);
         }
     }
 }
@@ -64,9 +108,6 @@ fn unsupported(src: FdKind, dst: FdKind) -> &'static AtomicU8 {
     &UNSUPPORTED[src.index() * FdKind::COUNT + dst.index()]
 }
 
-/// Above this count a hint of `sendfile`/`splice` is checked against the descriptor's kind.
-const HINT_CHECK_THRESHOLD: u64 = 64 * 1024;
-
 /// Runs one step of a transfer (at most one call's worth, no waiting): the job's count is
 /// already clamped. `forced` runs one method with no fallback; `hint_key` names the descriptor
 /// the route hint belongs to.
@@ -87,7 +128,11 @@ pub(super) fn run(job: &Job<'_>, forced: Option<TransferMethod>, hint_key: RawFd
 
 fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
     let hints = hints(job.dir);
-    if let Some(route) = hints.get(hint_key).filter(|&r| hint_still_fits(job, r)) {
+    let large = job.count >= LARGE;
+    let hinted = hints
+        .get(hint_key)
+        .filter(|h| h.route(large).is_some() && still_fits(job, *h, large));
+    if let Some(route) = hinted.and_then(|h| h.route(large)) {
         match route.run(job)? {
             Step::Moved(p) if p.bytes > 0 || p.would_block => return Ok(done(route, p)),
             // Zero bytes: at the end of the file, or a file that reports size 0; the plan
@@ -100,17 +145,30 @@ fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
         return Ok(Transfer::NONE);
     };
     let skip = unsupported(plan.pair.src, plan.pair.dst);
-    for route in plan.routes() {
-        if skip.load(Ordering::Relaxed) & route.bit() != 0 {
-            continue;
-        }
-        if route == Route::MmapWrite && job.count < MAPPED_THRESHOLD {
-            continue;
-        }
+    let usable = |r: &Route| skip.load(Ordering::Relaxed) & r.bit() == 0;
+    // A mapping is only worth it for large transfers.
+    let fits = |r: &Route, large: bool| large || *r != Route::MmapWrite;
+    for route in plan.pair.routes(large).filter(usable).filter(|r| fits(r, large)) {
         match route.run(job)? {
             Step::Moved(p) => {
-                if route.method().is_zero_copy() && p.bytes > 0 {
-                    hints.set(hint_key, Some(route));
+                if p.bytes > 0 {
+                    // The other size class starts with the route the facts put first for it.
+                    // The last resort is never remembered: what left only it was the source.
+                    let keep = |r: Route| (!r.def().last_resort).then_some(r);
+                    let other = plan.pair.routes(!large).filter(usable).find(|r| fits(r, !large));
+                    let (l, s) = if large {
+                        (Some(route), other)
+                    } else {
+                        (other, Some(route))
+                    };
+                    hints.set(
+                        hint_key,
+                        Some(Hint {
+                            large: l.and_then(keep),
+                            small: s.and_then(keep),
+                            ino: plan.stream_ino,
+                        }),
+                    );
                 }
                 return Ok(done(route, p));
             }
@@ -127,16 +185,12 @@ fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
     ))
 }
 
-/// Whether a hinted route still suits the descriptor. Hints are keyed by descriptor number, and a
-/// number is reused for all kinds of descriptors; a stale `copy_file_range` hint fails at once
-/// and is corrected, but a stale `sendfile`/`splice` hint would keep working on a file target,
-/// silently losing `copy_file_range` (and reflinks). For large transfers one `fstat` settles it
-/// (400 ns against tens of microseconds); small ones trust the hint.
-fn hint_still_fits(job: &Job<'_>, route: Route) -> bool {
-    if route == Route::CopyFileRange || job.count < HINT_CHECK_THRESHOLD {
-        return true;
-    }
-    !matches!(job.fstat(job.stream()), Ok(st) if st.kind == FdKind::File)
+/// Whether a hint still belongs to the descriptor. Hints are keyed by descriptor number, and a
+/// number is reused for all kinds of files and sockets. For large transfers one `fstat` (400 ns
+/// against tens of microseconds) compares the inode; small ones trust the hint (a stale one costs
+/// a slower route or a failed call, never a wrong result).
+fn still_fits(job: &Job<'_>, hint: Hint, large: bool) -> bool {
+    !large || job.fstat(job.stream()).is_ok_and(|st| hint.same_inode(st.ino))
 }
 
 fn run_forced(job: &Job<'_>, method: TransferMethod) -> Result<Transfer> {
@@ -149,7 +203,8 @@ fn run_forced(job: &Job<'_>, method: TransferMethod) -> Result<Transfer> {
         min_kernel: "(any: not for this pair of descriptors)",
     };
     let route = plan
-        .routes()
+        .pair
+        .routes(job.count >= LARGE)
         .find(|r| r.method() == method)
         .ok_or_else(unsupported)?;
     match route.run(job)? {
@@ -162,7 +217,7 @@ fn done(route: Route, p: Progress) -> Transfer {
     Transfer {
         bytes: p.bytes,
         method: if p.bytes > 0 || p.would_block {
-            route.method()
+            p.by.unwrap_or(route.method())
         } else {
             TransferMethod::None
         },
@@ -171,15 +226,11 @@ fn done(route: Route, p: Progress) -> Transfer {
     }
 }
 
-/// The routes to try for one pair, in order.
+/// What the slow path learned: the pair's facts, and the inode of the descriptor its hint is
+/// kept for.
 struct Plan {
     pair: Pair,
-}
-
-impl Plan {
-    fn routes(&self) -> impl Iterator<Item = Route> + '_ {
-        ROUTES.iter().filter(|d| d.serves(&self.pair)).map(|d| d.route)
-    }
+    stream_ino: u64,
 }
 
 fn wrong_kind(op: &'static str, errno: i32) -> Error {
@@ -221,12 +272,26 @@ fn plan(job: &Job<'_>) -> Result<Option<Plan>> {
     if job.dir == Direction::To && src.kind == FdKind::File && src.size > 0 && job.position >= src.size {
         return Ok(None);
     }
+    let fs = match (job.dir, dst.kind) {
+        (Direction::To, FdKind::File) => facts::fs_class(job, job.dst),
+        _ => FsClass::Other,
+    };
+    let peer = match (job.dir, dst.kind) {
+        (Direction::To, FdKind::Socket) => facts::peer_class(job, job.dst),
+        _ => PeerClass::Remote,
+    };
     let pair = Pair {
         dir: job.dir,
         src: src.kind,
         dst: dst.kind,
         sized_file: src.kind == FdKind::File && src.size > 0,
         append: job.dir == Direction::To && dst_flags.append(),
+        fs,
+        peer,
     };
-    Ok(Some(Plan { pair }))
+    let stream_ino = match job.dir {
+        Direction::To => dst.ino,
+        Direction::From => src.ino,
+    };
+    Ok(Some(Plan { pair, stream_ino }))
 }

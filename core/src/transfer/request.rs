@@ -339,8 +339,18 @@ impl<'h> TransferRequest<'h> {
         if asked > 0 || self.header.is_empty() {
             job.position = position + total.bytes;
             job.count = asked;
+            job.automatic = self.method.is_none();
             let key = hint_key.unwrap_or_else(|| job.stream().as_raw_fd());
-            let body = planner::run(&job, self.method, key)?;
+            let body = match planner::run(&job, self.method, key) {
+                Ok(body) => body,
+                // The header went: report it, as the kernel reports a partial write; the body's
+                // error shows again on the next call.
+                Err(_) if moved.header > 0 => {
+                    moved.syscalls = job.calls();
+                    return Ok(Stepped { moved, asked });
+                }
+                Err(e) => return Err(e),
+            };
             moved = Transfer {
                 header: moved.header,
                 ..body

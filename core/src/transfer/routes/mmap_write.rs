@@ -9,7 +9,8 @@ use memmap2::MmapOptions;
 use nix::unistd::{lseek, Whence};
 
 use super::super::job::{failed, is_fallback_errno, Direction, Job, Step};
-use super::Route;
+use super::super::method::TransferMethod;
+use super::{Route, LARGE};
 use crate::{Error, Result};
 
 /// The mapped route maps the source in chunks of this size (as the JDK does).
@@ -73,12 +74,26 @@ pub(super) fn write_out(
     (written, None, false)
 }
 
-fn to(job: &Job<'_>) -> Result<Step> {
-    let size = job.fstat(job.src)?.size;
-    let end = size.min(job.position + job.count);
-    let mut pos = job.position;
-    let mut done = 0u64;
-    while pos < end {
+/// How far a run of mapped chunks got.
+struct Copied {
+    /// Bytes written.
+    bytes: u64,
+    /// A short write to a stream: it is full.
+    short: bool,
+    /// The error that stopped it: the mapping of the first chunk (nothing written), or a write.
+    error: Option<(io::Error, bool)>,
+}
+
+/// Maps `[start, end)` of the source chunk by chunk and writes each out: at the target's own
+/// position (`at` is `None`: a stream, or a file's position) or from `at` on (`pwrite`).
+fn copy_chunks(job: &Job<'_>, start: u64, end: u64, at: Option<u64>) -> Copied {
+    let mut copied = Copied {
+        bytes: 0,
+        short: false,
+        error: None,
+    };
+    while start + copied.bytes < end {
+        let pos = start + copied.bytes;
         let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
         job.tick(2); // mmap and munmap
         let map = match MmapOptions::new()
@@ -87,29 +102,67 @@ fn to(job: &Job<'_>) -> Result<Step> {
             .map_raw_read_only(job.src.as_raw_fd())
         {
             Ok(map) => map,
-            Err(e) if done == 0 => {
-                let errno = e.raw_os_error().unwrap_or(0);
-                return if is_fallback_errno(errno) || errno == libc::EACCES {
-                    Ok(Step::Fallback { kind_wide: false })
-                } else {
-                    Err(Error::os(job.op(), e))
-                };
+            Err(e) if copied.bytes == 0 => {
+                copied.error = Some((e, true));
+                return copied;
             }
-            Err(_) => break,
+            // A later chunk that cannot be mapped: stop with what moved.
+            Err(_) => return copied,
         };
-        let (n, err, short) = write_out(job, job.dst, map.as_ptr(), chunk, None);
-        done += n as u64;
-        pos += n as u64;
+        let offset = at.map(|a| (a + copied.bytes) as i64);
+        let (n, err, short) = write_out(job, job.dst, map.as_ptr(), chunk, offset);
+        copied.bytes += n as u64;
+        copied.short = short;
         if let Some(e) = err {
-            return failed(job, Route::MmapWrite, e, done);
+            copied.error = Some((e, false));
         }
-        if short {
-            return Ok(Step::blocked(done));
+        if short || copied.error.is_some() {
+            return copied;
         }
     }
-    Ok(Step::moved(done))
+    copied
 }
 
+/// The step a run of chunks ends with: a source that could not be mapped at all falls through to
+/// the next route (or is an error the mapping itself reports).
+fn step_of(job: &Job<'_>, copied: Copied) -> Result<Step> {
+    match copied.error {
+        Some((e, true)) => {
+            let errno = e.raw_os_error().unwrap_or(0);
+            if is_fallback_errno(errno) || errno == libc::EACCES {
+                Ok(Step::Fallback { kind_wide: false })
+            } else {
+                Err(Error::os(job.op(), e))
+            }
+        }
+        Some((e, false)) => failed(job, Route::MmapWrite, e, copied.bytes),
+        None if copied.short => Ok(Step::blocked(copied.bytes)),
+        None => Ok(Step::moved(copied.bytes)),
+    }
+}
+
+/// A transfer to: the source's range at the job's position, written at the target's own position.
+/// What is left of the file may be less than the count asked (a count of "everything" near the
+/// end of a small file): under [`LARGE`] a mapping costs more than it saves, and, unless this
+/// method was forced, one `sendfile` moves it (where the target takes `sendfile`; an append-mode
+/// file does not).
+fn to(job: &Job<'_>) -> Result<Step> {
+    let size = job.fstat(job.src)?.size;
+    let end = size.min(job.position + job.count);
+    if job.automatic && end.saturating_sub(job.position) < LARGE {
+        let small = Job::new(job.src, job.dst, job.position, end - job.position, job.dir);
+        let step = super::sendfile::run(&small);
+        job.tick(small.calls());
+        if let Ok(Step::Moved(mut p)) = step {
+            p.by = Some(TransferMethod::Sendfile);
+            return Ok(Step::Moved(p));
+        }
+    }
+    step_of(job, copy_chunks(job, job.position, end, None))
+}
+
+/// A transfer from a file: read from the source's own position (which advances by what moved),
+/// written at the job's position in the target.
 fn from(job: &Job<'_>) -> Result<Step> {
     let op = job.op();
     let start = job
@@ -117,32 +170,9 @@ fn from(job: &Job<'_>) -> Result<Step> {
         .map_err(|e| Error::os(op, e))? as u64;
     let size = job.fstat(job.src)?.size;
     let end = size.min(start.saturating_add(job.count));
-    let mut pos = start;
-    let mut res = Ok(());
-    while pos < end {
-        let chunk = (end - pos).min(MAPPED_CHUNK) as usize;
-        job.tick(2); // mmap and munmap
-        let map = match MmapOptions::new()
-            .offset(pos)
-            .len(chunk)
-            .map_raw_read_only(job.src.as_raw_fd())
-        {
-            Ok(map) => map,
-            Err(_) if pos == start => return Ok(Step::Fallback { kind_wide: false }),
-            Err(_) => break,
-        };
-        let at = (job.position + (pos - start)) as i64;
-        let (n, err, _) = write_out(job, job.dst, map.as_ptr(), chunk, Some(at));
-        pos += n as u64;
-        if let Some(e) = err {
-            res = Err(e);
-            break;
-        }
-    }
-    job.sys(|| lseek(job.src, pos as libc::off_t, Whence::SeekSet))
+    let copied = copy_chunks(job, start, end, Some(job.position));
+    let moved = copied.bytes as libc::off_t;
+    job.sys(|| lseek(job.src, start as libc::off_t + moved, Whence::SeekSet))
         .map_err(|e| Error::os(op, e))?;
-    match res {
-        Ok(()) => Ok(Step::moved(pos - start)),
-        Err(e) => failed(job, Route::MmapWrite, e, pos - start),
-    }
+    step_of(job, copied)
 }

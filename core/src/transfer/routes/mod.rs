@@ -12,6 +12,7 @@ mod read_write;
 mod sendfile;
 mod splice;
 
+use super::facts::{FsClass, PeerClass};
 use super::job::{Direction, Job, Step};
 use super::method::TransferMethod;
 use crate::sys::FdKind;
@@ -29,6 +30,10 @@ pub(crate) struct Pair {
     pub(crate) sized_file: bool,
     /// The target of a transfer *to* was opened `O_APPEND` (the in-kernel copies refuse it).
     pub(crate) append: bool,
+    /// The file system of a file target.
+    pub(crate) fs: FsClass,
+    /// Where a socket target's peer is.
+    pub(crate) peer: PeerClass,
 }
 
 impl Pair {
@@ -37,7 +42,53 @@ impl Pair {
     fn kernel_copy_source(&self) -> bool {
         self.src == FdKind::File && self.sized_file && !self.append
     }
+
+    /// The route this pair's facts prefer to the table's order, for transfers of at least
+    /// [`LARGE`] bytes (`large`) or smaller ones. The rules, each from the route matrix
+    /// (`make bench-core`, BENCHMARKS.md):
+    ///
+    /// - a TCP/UDP peer on this host (a loopback address or one of the host's own): mmap + `write`. The
+    ///   receiver copies every byte out of its socket anyway; a sender that copies once leaves
+    ///   the bytes in the CPU's cache for it, where page references (`sendfile`) make it read cold
+    ///   page-cache pages. Small transfers keep `sendfile`: a mapping costs more than it saves;
+    /// - an `AF_UNIX` peer: `splice` through this thread's 1 MiB pipe for large transfers. Both
+    ///   routes hand over page references; `sendfile` goes through the kernel's own 64 KiB pipe,
+    ///   sixteen times as many rounds for the same bytes;
+    /// - a file on tmpfs: `sendfile` (every route is a memory copy there; `sendfile` is the
+    ///   cheapest call, where `copy_file_range` goes the same way through more checks).
+    ///
+    /// Everything else takes the table's order: `copy_file_range` first between files (it shares
+    /// blocks on reflink file systems and copies on the server over NFS and SMB), `sendfile` to
+    /// sockets behind a NIC, and to every socket for small transfers (one call).
+    fn preferred(&self, large: bool) -> Option<Route> {
+        if self.dir != Direction::To {
+            return None;
+        }
+        match self.dst {
+            FdKind::Socket if large && self.peer == PeerClass::LocalInet => Some(Route::MmapWrite),
+            FdKind::Socket if large && self.peer == PeerClass::Unix => Some(Route::SpliceViaPipe),
+            FdKind::File if self.fs == FsClass::Memory => Some(Route::Sendfile),
+            _ => None,
+        }
+    }
+
+    /// The routes to try for this pair, in order: the preferred one, then the table's.
+    pub(crate) fn routes(&self, large: bool) -> impl Iterator<Item = Route> + '_ {
+        let first = self.preferred(large).filter(|r| r.def().serves(self));
+        first.into_iter().chain(
+            ROUTES
+                .iter()
+                .filter(|d| d.serves(self))
+                .map(|d| d.route)
+                .filter(move |&r| Some(r) != first),
+        )
+    }
 }
+
+/// Transfers of at least this many bytes are "large": worth a mapping (the mapped route runs for
+/// nothing smaller), worth one `fstat` to check that a remembered route still belongs to the
+/// descriptor.
+pub(crate) const LARGE: u64 = 64 * 1024;
 
 /// A route's identity: the bit the planner's caches keep, and the byte route hints store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,9 +204,6 @@ impl RouteDef {
     }
 }
 
-/// Below this count the mapped route is not worth a mapping (the JDK's threshold).
-pub(crate) const MAPPED_THRESHOLD: u64 = 16 * 1024;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,12 +226,10 @@ mod tests {
             dst,
             sized_file,
             append,
+            fs: FsClass::Other,
+            peer: PeerClass::Remote,
         };
-        ROUTES
-            .iter()
-            .filter(|d| d.serves(&pair))
-            .map(|d| d.route)
-            .collect()
+        pair.routes(true).collect()
     }
 
     #[test]
@@ -219,5 +265,40 @@ mod tests {
             chain(From, Socket, File, false, false),
             [SpliceViaPipe, ReadWrite]
         );
+    }
+
+    #[test]
+    fn facts_put_a_route_first() {
+        let mut pair = Pair {
+            dir: Direction::To,
+            src: FdKind::File,
+            dst: FdKind::Socket,
+            sized_file: true,
+            append: false,
+            fs: FsClass::Other,
+            peer: PeerClass::LocalInet,
+        };
+        use Route::*;
+        assert_eq!(
+            pair.routes(true).collect::<Vec<_>>(),
+            [MmapWrite, Sendfile, SpliceViaPipe, ReadWrite]
+        );
+        assert_eq!(
+            pair.routes(false).collect::<Vec<_>>(),
+            [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]
+        );
+        pair.peer = PeerClass::Unix;
+        assert_eq!(pair.routes(true).next(), Some(SpliceViaPipe));
+        assert_eq!(pair.routes(false).next(), Some(Sendfile));
+        pair.dst = FdKind::File;
+        pair.fs = FsClass::Memory;
+        assert_eq!(
+            pair.routes(true).collect::<Vec<_>>(),
+            [Sendfile, CopyFileRange, SpliceViaPipe, MmapWrite, ReadWrite]
+        );
+        pair.fs = FsClass::Clone;
+        assert_eq!(pair.routes(true).next(), Some(CopyFileRange));
+        pair.append = true;
+        assert_eq!(pair.routes(true).collect::<Vec<_>>(), [MmapWrite, ReadWrite]);
     }
 }

@@ -180,7 +180,7 @@ public final class EpollSelector implements Closeable {
                 return key;
             }
             sweepIfDue();
-            key = new Key(this, channel, nextToken.getAndIncrement(), attachment, trigger);
+            key = new Key(this, channel, nextToken.getAndIncrement(), attachment);
             key.update(ops, trigger);
             byToken.put(key.token, key);
             byChannel.put(channel, key);
@@ -397,12 +397,17 @@ public final class EpollSelector implements Closeable {
         private boolean armed;
         int readyOps;
 
-        Key(EpollSelector selector, SelectableChannel channel, long token, Object attachment, Trigger trigger) {
+        /** A key not yet in the epoll set: {@link #update} adds it with its interest and trigger. */
+        Key(EpollSelector selector, SelectableChannel channel, long token, Object attachment) {
             this.selector = selector;
             this.channel = channel;
             this.token = token;
             this.attachment = attachment;
-            this.trigger = trigger;
+        }
+
+        /** @return false once cancelled, or its selector or channel closed */
+        public boolean isValid() {
+            return valid && selector.isOpen() && channel.isOpen();
         }
 
         /** @return the channel */
@@ -413,11 +418,6 @@ public final class EpollSelector implements Closeable {
         /** @return the selector */
         public EpollSelector selector() {
             return selector;
-        }
-
-        /** @return false once cancelled, or its selector or channel closed */
-        public boolean isValid() {
-            return valid && selector.isOpen() && channel.isOpen();
         }
 
         /**

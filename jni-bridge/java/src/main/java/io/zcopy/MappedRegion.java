@@ -257,22 +257,26 @@ public final class MappedRegion implements AutoCloseable {
         return chunk((int) (index >>> CHUNK_SHIFT));
     }
 
-    // The accessors' fast path, for regions of at most 1 GiB once their buffer exists: `single`
-    // spans exactly the region, so the buffer's own bounds check is the region's (it throws
-    // IndexOutOfBoundsException); only an index that does not fit an int must be caught first.
-    // close() clears `single`, so a closed region takes the slow path and its
-    // IllegalStateException. Kept this small so the JIT compiles it like a MappedByteBuffer access.
+    /**
+     * The buffer to access {@code [index, index + width)} through, at {@code index & CHUNK_MASK}.
+     * The fast path, for regions of at most 1 GiB once their buffer exists: {@code single} spans
+     * exactly the region, so the buffer's own bounds check is the region's (it throws
+     * {@link IndexOutOfBoundsException}); an index past the first chunk takes the slow path and
+     * its check. {@code close()} clears {@code single}, so a closed region takes the slow path and
+     * its {@link IllegalStateException}. Kept this small so the JIT compiles an accessor like a
+     * {@code MappedByteBuffer} access.
+     */
+    private ByteBuffer at(long index, int width) {
+        ByteBuffer b = single;
+        return b != null && (index >>> CHUNK_SHIFT) == 0 ? b : slowBuffer(index, width);
+    }
 
     /**
      * @param index the byte's offset in the region
      * @return the byte
      */
     public byte get(long index) {
-        ByteBuffer b = single;
-        if (b != null && (index >>> 31) == 0) {
-            return b.get((int) index);
-        }
-        return slowBuffer(index, 1).get((int) (index & CHUNK_MASK));
+        return at(index, 1).get((int) (index & CHUNK_MASK));
     }
 
     /**
@@ -280,11 +284,7 @@ public final class MappedRegion implements AutoCloseable {
      * @return the big-endian long at {@code index}
      */
     public long getLong(long index) {
-        ByteBuffer b = single;
-        if (b != null && (index >>> 31) == 0) {
-            return b.getLong((int) index);
-        }
-        return slowBuffer(index, 8).getLong((int) (index & CHUNK_MASK));
+        return at(index, 8).getLong((int) (index & CHUNK_MASK));
     }
 
     /**
@@ -293,12 +293,7 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion put(long index, byte value) {
-        ByteBuffer b = single;
-        if (b != null && (index >>> 31) == 0) {
-            b.put((int) index, value);
-        } else {
-            slowBuffer(index, 1).put((int) (index & CHUNK_MASK), value);
-        }
+        at(index, 1).put((int) (index & CHUNK_MASK), value);
         return this;
     }
 
@@ -308,12 +303,7 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion putLong(long index, long value) {
-        ByteBuffer b = single;
-        if (b != null && (index >>> 31) == 0) {
-            b.putLong((int) index, value);
-        } else {
-            slowBuffer(index, 8).putLong((int) (index & CHUNK_MASK), value);
-        }
+        at(index, 8).putLong((int) (index & CHUNK_MASK), value);
         return this;
     }
 
@@ -328,18 +318,7 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion get(long index, byte[] dst, int offset, int length) {
-        checkOpen();
-        Objects.checkFromIndexSize(offset, length, dst.length);
-        Objects.checkFromIndexSize(index, length, size);
-        while (length > 0) {
-            int within = (int) (index & CHUNK_MASK);
-            int n = (int) Math.min(length, CHUNK - within);
-            chunk((int) (index >>> CHUNK_SHIFT)).get(within, dst, offset, n);
-            index += n;
-            offset += n;
-            length -= n;
-        }
-        return this;
+        return bulk(index, dst, offset, length, false);
     }
 
     /**
@@ -364,18 +343,7 @@ public final class MappedRegion implements AutoCloseable {
      * @return this region
      */
     public MappedRegion put(long index, byte[] src, int offset, int length) {
-        checkOpen();
-        Objects.checkFromIndexSize(offset, length, src.length);
-        Objects.checkFromIndexSize(index, length, size);
-        while (length > 0) {
-            int within = (int) (index & CHUNK_MASK);
-            int n = (int) Math.min(length, CHUNK - within);
-            chunk((int) (index >>> CHUNK_SHIFT)).put(within, src, offset, n);
-            index += n;
-            offset += n;
-            length -= n;
-        }
-        return this;
+        return bulk(index, src, offset, length, true);
     }
 
     /**
@@ -387,6 +355,27 @@ public final class MappedRegion implements AutoCloseable {
      */
     public MappedRegion put(long index, byte[] src) {
         return put(index, src, 0, src.length);
+    }
+
+    /** A bulk copy between the region and {@code array}, chunk by chunk ({@code put}: into the region). */
+    private MappedRegion bulk(long index, byte[] array, int offset, int length, boolean put) {
+        checkOpen();
+        Objects.checkFromIndexSize(offset, length, array.length);
+        Objects.checkFromIndexSize(index, length, size);
+        while (length > 0) {
+            int within = (int) (index & CHUNK_MASK);
+            int n = (int) Math.min(length, CHUNK - within);
+            ByteBuffer chunk = chunk((int) (index >>> CHUNK_SHIFT));
+            if (put) {
+                chunk.put(within, array, offset, n);
+            } else {
+                chunk.get(within, array, offset, n);
+            }
+            index += n;
+            offset += n;
+            length -= n;
+        }
+        return this;
     }
 
     // ------------------------------------------------------------------ kernel operations

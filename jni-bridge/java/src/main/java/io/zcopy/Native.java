@@ -46,7 +46,7 @@ final class Native {
     static final String PLATFORM = "linux-x86_64";
     static final String RESOURCE = "/META-INF/native/" + PLATFORM + "/libzcopy_jni.so";
     /** Must equal {@code ABI_VERSION} in the Rust crate. */
-    static final int ABI_VERSION = 1;
+    static final int ABI_VERSION = 2;
 
     private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> LIBRARY_FILE = PosixFilePermissions.fromString("r-x------");
@@ -262,20 +262,25 @@ final class Native {
     static native void regionAdvise(long handle, int advice, long offset, long length) throws IOException;
 
     // ---- transfers ----
-    /** {@code guard}: the caller vouches that no system call can block indefinitely (see DescriptorGuard). */
-    static final int GUARD_DUP = 0;
-    static final int GUARD_LOCK = 1;
+    /** {@link #transfer}'s flags: the other channel is blocking, so the call moves everything. */
+    static final int BLOCKING = 1;
+    /** {@link #transfer}'s flags: the caller vouches that no system call can block indefinitely (see DescriptorGuard). */
+    static final int GUARD_LOCK = 2;
 
-    static native long transferTo(Object src, long position, long count, Object target, boolean blocking, int method,
-            int guard) throws IOException;
+    /**
+     * A transfer to ({@code to}) or from {@code other}, a descriptor-backed JDK channel; {@code method}
+     * 0 lets the core choose; a non-null {@code header} is sent first. Returns the packed result
+     * ({@link Transfers}).
+     */
+    static native long transfer(boolean to, Object file, Object other, long position, long count, int method,
+            int flags, byte[] header, int headerOffset, int headerLength) throws IOException;
 
-    static native long transferToWithHeader(Object src, long position, long count, Object target, boolean blocking,
-            int guard, byte[] header, int offset, int length) throws IOException;
-
-    static native long transferFrom(Object target, Object src, long position, long count, boolean blocking, int method,
-            int guard) throws IOException;
-
-    static native int accessMode(Object channel) throws IOException;
+    /**
+     * The core's checks of a transfer between {@code file} and a channel without a descriptor,
+     * moving nothing: the most bytes the transfer may move.
+     */
+    static native long transferLimit(boolean to, Object file, boolean otherOpen, long position, long count)
+            throws IOException;
 
     static native boolean isRegularFile(Object channel) throws IOException;
 

@@ -3,15 +3,12 @@ package io.zcopy;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
-import java.nio.channels.Channel;
-import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileChannel.MapMode;
 import java.nio.channels.NonReadableChannelException;
 import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.ReadableByteChannel;
-import java.nio.channels.SelectableChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -42,23 +39,11 @@ public final class ZeroCopy {
     /** The version of this jar (and of the native library it carries). */
     public static final String VERSION = "0.1.0";
 
-    /** One call moves at most this (128 TiB), so the native side can pack the count with the rest. */
-    private static final long MAX_PER_CALL = (1L << 47) - 1;
-    private static final int SYSCALLS_SHIFT = 47;
-    /** The system-call count's field saturates here; {@link Transfer#syscalls()} then says unknown. */
-    private static final int SYSCALLS_MAX = (1 << 10) - 1;
-    private static final int METHOD_SHIFT = 57;
-    private static final long WOULD_BLOCK = 1L << 61;
-    private static final long HEADER_SHORT = 1L << 62;
-    /** The buffer of the Java loops for channels without a descriptor (the JDK's size). */
-    private static final int TRANSFER_SIZE = 8192;
     /** Linux's {@code ENOMEM}: no address space (or memory) for a mapping. */
     private static final int ENOMEM = 12;
     /** Closed regions whose address range waits for the GC, before map() asks for one. */
     private static final long HANDLE_PRESSURE = 16_384;
 
-    /** This thread's last transfer, packed as the native side returns it. */
-    private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[1]);
     private static long handlesAtLastGc;
 
     private ZeroCopy() {}
@@ -123,11 +108,6 @@ public final class ZeroCopy {
      */
     public static MappedRegion map(FileChannel channel, MapMode mode, long position, long size) throws IOException {
         Native.ensureLoaded();
-        checkMapArgs(mode, position, size);
-        if (!channel.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        checkMapRange(position, size);
         int code = modeCode(mode);
         if (!JdkChannels.isFile(channel)) {
             throw new UnsupportedOperationException("ZeroCopy.map needs a FileChannel the JDK opened on a file, not a "
@@ -152,8 +132,6 @@ public final class ZeroCopy {
      */
     public static MappedRegion map(Path path, MapMode mode, long position, long size) throws IOException {
         Native.ensureLoaded();
-        checkMapArgs(mode, position, size);
-        checkMapRange(position, size);
         int code = modeCode(mode);
         FileChannel ch = code == 1 || code == 4
                 ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
@@ -163,30 +141,16 @@ public final class ZeroCopy {
         }
     }
 
-    private static void checkMapArgs(MapMode mode, long position, long size) {
-        if (mode == null) {
-            throw new NullPointerException("Mode is null");
-        }
-    }
-
-    private static void checkMapRange(long position, long size) {
-        if (position < 0L) {
-            throw new IllegalArgumentException("Negative position");
-        }
-        if (size < 0L) {
-            throw new IllegalArgumentException("Negative size");
-        }
-        if (position + size < 0) {
-            throw new IllegalArgumentException("Position + size overflow");
-        }
-    }
-
     /**
      * The native code of a mode. {@code jdk.nio.mapmode.ExtendedMapMode}'s SYNC modes are
      * recognised by name (only the JDK can make a {@code MapMode}, and naming them keeps this
-     * class free of a dependency on the {@code jdk.nio.mapmode} module).
+     * class free of a dependency on the {@code jdk.nio.mapmode} module). A mode the JDK does not
+     * have (none exists in JDK 17 to 25) is refused here, before the channel is looked at.
      */
     static int modeCode(MapMode mode) {
+        if (mode == null) {
+            throw new NullPointerException("Mode is null");
+        }
         if (mode == MapMode.READ_ONLY) {
             return 0;
         }
@@ -303,56 +267,7 @@ public final class ZeroCopy {
      */
     public static long transferTo(FileChannel src, long position, long count, WritableByteChannel target,
             TransferMethod method) throws IOException {
-        Native.ensureLoaded();
-        int code = method == null ? 0 : method.forcedCode();
-        if (!src.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        if (!target.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        if (!JdkChannels.isFile(src)) {
-            // A FileChannel the JDK did not open: its own transferTo defines the semantics.
-            requireAuto(method);
-            long n = src.transferTo(position, count, target);
-            setLastLoop(n);
-            return n;
-        }
-        try {
-            if (JdkChannels.isWritableByDescriptor(target)) {
-                beginNative();
-                long packed = transferToNative(src, position, Math.min(count, MAX_PER_CALL), target, code);
-                endNative();
-                return unpack(packed);
-            }
-            requireAuto(method);
-            return transferToChannel(src, position, count, target);
-        } catch (IOException e) {
-            throw transferFailed(e, src, target);
-        }
-    }
-
-    /**
-     * The native transfer with its descriptor guard (see {@link DescriptorGuard}): the close locks
-     * for a regular file to a regular file or to a non-blocking channel (whose blocking mode is
-     * held still by its {@code blockingLock()} for the call), duplicates otherwise.
-     */
-    private static long transferToNative(FileChannel src, long position, long count, WritableByteChannel target,
-            int code) throws IOException {
-        if (target instanceof SelectableChannel) {
-            SelectableChannel sc = (SelectableChannel) target;
-            if (!sc.isBlocking() && DescriptorGuard.lockable(src)) {
-                synchronized (sc.blockingLock()) {
-                    if (!sc.isBlocking()) {
-                        return Native.transferTo(src, position, count, target, false, code, Native.GUARD_LOCK);
-                    }
-                }
-            }
-            return Native.transferTo(src, position, count, target, sc.isBlocking(), code, Native.GUARD_DUP);
-        }
-        int guard = DescriptorGuard.lockable(src) && DescriptorGuard.lockable((FileChannel) target)
-                ? Native.GUARD_LOCK : Native.GUARD_DUP;
-        return Native.transferTo(src, position, count, target, true, code, guard);
+        return Transfers.transfer(true, src, target, position, count, method);
     }
 
     /**
@@ -380,114 +295,7 @@ public final class ZeroCopy {
      */
     public static long transferToWithHeader(FileChannel src, long position, long count, WritableByteChannel target,
             ByteBuffer header) throws IOException {
-        Native.ensureLoaded();
-        if (header == null) {
-            throw new NullPointerException("header");
-        }
-        if (!src.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        if (!target.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        if (!JdkChannels.isFile(src) || !JdkChannels.isSocket(target)) {
-            try {
-                while (header.hasRemaining()) {
-                    if (target.write(header) == 0) {
-                        LAST.get()[0] = WOULD_BLOCK;
-                        return 0;
-                    }
-                }
-            } catch (IOException e) {
-                throw JdkChannels.isFile(src) ? transferFailed(e, src, target) : e;
-            }
-            return transferTo(src, position, count, target);
-        }
-        byte[] array;
-        int offset;
-        int length = header.remaining();
-        if (header.hasArray()) {
-            array = header.array();
-            offset = header.arrayOffset() + header.position();
-        } else {
-            // Native code never reads a direct buffer's memory (it may be a mapping of a file
-            // that another process truncates): the JVM copies it, where a fault is an exception.
-            array = new byte[length];
-            header.duplicate().get(array);
-            offset = 0;
-        }
-        SelectableChannel sc = (SelectableChannel) target;
-        long packed;
-        try {
-            beginNative();
-            if (!sc.isBlocking() && DescriptorGuard.lockable(src)) {
-                synchronized (sc.blockingLock()) {
-                    packed = sc.isBlocking() ? -1 : Native.transferToWithHeader(src, position,
-                            Math.min(count, MAX_PER_CALL), target, false, Native.GUARD_LOCK, array, offset, length);
-                }
-            } else {
-                packed = -1;
-            }
-            if (packed < 0) {
-                packed = Native.transferToWithHeader(src, position, Math.min(count, MAX_PER_CALL), target,
-                        sc.isBlocking(), Native.GUARD_DUP, array, offset, length);
-            }
-            endNative();
-        } catch (IOException e) {
-            throw transferFailed(e, src, target);
-        }
-        if ((packed & HEADER_SHORT) != 0) {
-            header.position(header.position() + (int) (packed & MAX_PER_CALL));
-            LAST.get()[0] = packed & ~HEADER_SHORT & ~MAX_PER_CALL;
-            return 0;
-        }
-        header.position(header.limit());
-        return unpack(packed);
-    }
-
-    /** The JDK's path for targets without a descriptor (JDK 21+ {@code transferToArbitraryChannel}). */
-    private static long transferToChannel(FileChannel src, long position, long count, WritableByteChannel target)
-            throws IOException {
-        if ((Native.accessMode(src) & 1) == 0) {
-            throw new NonReadableChannelException();
-        }
-        if (position < 0 || count < 0) {
-            throw new IllegalArgumentException();
-        }
-        long size = src.size();
-        if (position > size) {
-            setLastLoop(0);
-            return 0;
-        }
-        if (size > 0) {
-            count = Math.min(count, size - position);
-        }
-        ByteBuffer bb = ByteBuffer.allocate((int) Math.min(count, TRANSFER_SIZE));
-        long tw = 0;
-        long pos = position;
-        try {
-            while (tw < count) {
-                bb.limit((int) Math.min(count - tw, TRANSFER_SIZE));
-                int nr = src.read(bb, pos);
-                if (nr <= 0) {
-                    break;
-                }
-                bb.flip();
-                int nw = target.write(bb);
-                tw += nw;
-                if (nw != nr) {
-                    break;
-                }
-                pos += nw;
-                bb.clear();
-            }
-        } catch (IOException x) {
-            if (tw == 0) {
-                throw x;
-            }
-        }
-        setLastLoop(tw);
-        return tw;
+        return Transfers.transferWithHeader(src, position, count, target, header);
     }
 
     /**
@@ -514,106 +322,23 @@ public final class ZeroCopy {
      */
     public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count)
             throws IOException {
-        return transferFrom(target, src, position, count, null);
+        return Transfers.transfer(false, target, src, position, count, null);
     }
 
     /**
-     * {@link #transferFrom(FileChannel, ReadableByteChannel, long, long)} with one specific
-     * kernel method and no fallback.
+     * {@link #transferFrom(FileChannel, ReadableByteChannel, long, long)} (same arguments) with
+     * one specific kernel method and no fallback, as
+     * {@link #transferTo(FileChannel, long, long, WritableByteChannel, TransferMethod)} takes one:
+     * {@link UnsupportedOperationException} when the method cannot serve these channels.
      *
-     * @param target the file to write
-     * @param src where to read
-     * @param position where in {@code target} to write
-     * @param count the most bytes to move
-     * @param method the method to use
+     * @param method the method to use ({@link TransferMethod#COPY_FILE_RANGE} from a file,
+     *     {@link TransferMethod#SPLICE} from a socket or pipe, ...)
      * @return the bytes moved
-     * @throws UnsupportedOperationException when the method cannot serve these channels
-     * @throws IOException as the method without {@code method}
+     * @throws IOException as without {@code method}
      */
     public static long transferFrom(FileChannel target, ReadableByteChannel src, long position, long count,
             TransferMethod method) throws IOException {
-        Native.ensureLoaded();
-        int code = method == null ? 0 : method.forcedCode();
-        if (!target.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        if (!src.isOpen()) {
-            throw new ClosedChannelException();
-        }
-        if (!JdkChannels.isFile(target)) {
-            requireAuto(method);
-            long n = target.transferFrom(src, position, count);
-            setLastLoop(n);
-            return n;
-        }
-        try {
-            if (JdkChannels.isReadableByDescriptor(src)) {
-                beginNative();
-                long packed = transferFromNative(target, src, position, Math.min(count, MAX_PER_CALL), code);
-                endNative();
-                return unpack(packed);
-            }
-            requireAuto(method);
-            return transferFromChannel(target, src, position, count);
-        } catch (IOException e) {
-            throw transferFailed(e, target, src);
-        }
-    }
-
-    /** The native transfer with its descriptor guard, as {@link #transferToNative}. */
-    private static long transferFromNative(FileChannel target, ReadableByteChannel src, long position, long count,
-            int code) throws IOException {
-        if (src instanceof SelectableChannel) {
-            SelectableChannel sc = (SelectableChannel) src;
-            if (!sc.isBlocking() && DescriptorGuard.lockable(target)) {
-                synchronized (sc.blockingLock()) {
-                    if (!sc.isBlocking()) {
-                        return Native.transferFrom(target, src, position, count, false, code, Native.GUARD_LOCK);
-                    }
-                }
-            }
-            return Native.transferFrom(target, src, position, count, sc.isBlocking(), code, Native.GUARD_DUP);
-        }
-        int guard = DescriptorGuard.lockable(target) && DescriptorGuard.lockable((FileChannel) src)
-                ? Native.GUARD_LOCK : Native.GUARD_DUP;
-        return Native.transferFrom(target, src, position, count, true, code, guard);
-    }
-
-    /** The JDK's path for sources without a descriptor (JDK 21+ {@code transferFromArbitraryChannel}). */
-    private static long transferFromChannel(FileChannel target, ReadableByteChannel src, long position, long count)
-            throws IOException {
-        if ((Native.accessMode(target) & 2) == 0) {
-            throw new NonWritableChannelException();
-        }
-        if (position < 0 || count < 0) {
-            throw new IllegalArgumentException();
-        }
-        ByteBuffer bb = ByteBuffer.allocate((int) Math.min(count, TRANSFER_SIZE));
-        long tw = 0;
-        long pos = position;
-        try {
-            while (tw < count) {
-                bb.limit((int) Math.min(count - tw, TRANSFER_SIZE));
-                int nr = src.read(bb);
-                if (nr <= 0) {
-                    break;
-                }
-                bb.flip();
-                int nw = target.write(bb, pos);
-                tw += nw;
-                if (nw != nr) {
-                    break;
-                }
-                pos += nw;
-                bb.clear();
-            }
-        } catch (IOException x) {
-            if (tw == 0) {
-                throw x;
-            }
-        }
-        setLastLoop(tw);
-        return tw;
+        return Transfers.transfer(false, target, src, position, count, method);
     }
 
     /**
@@ -633,91 +358,6 @@ public final class ZeroCopy {
      * @return the last transfer (all zero before the first)
      */
     public static Transfer lastTransfer() {
-        long packed = LAST.get()[0];
-        int code = (int) ((packed >>> METHOD_SHIFT) & 0xf);
-        return new Transfer(packed & MAX_PER_CALL, TransferMethod.fromCode(code), (packed & WOULD_BLOCK) != 0,
-                (int) ((packed >>> SYSCALLS_SHIFT) & SYSCALLS_MAX));
-    }
-
-    private static void setLastLoop(long bytes) {
-        LAST.get()[0] = bytes > 0 ? bytes | ((long) TransferMethod.CHANNEL_LOOP_CODE << METHOD_SHIFT) : 0;
-    }
-
-    private static void requireAuto(TransferMethod method) {
-        if (method != null) {
-            throw new UnsupportedOperationException(method + " needs descriptor-backed channels on both sides");
-        }
-    }
-
-    private static long unpack(long packed) {
-        LAST.get()[0] = packed;
-        return packed & MAX_PER_CALL;
-    }
-
-    // ------------------------------------------------------------------ interrupts and closes
-
-    /*
-     * What JDK 22+ FileChannel.transferTo/transferFrom do when the calling thread is interrupted
-     * or a channel is closed by another thread during the call, on every path (native and Java
-     * loop):
-     * - an interrupt (pending when the call starts, or arriving while it runs) closes BOTH
-     *   channels and throws ClosedByInterruptException, with the interrupt status kept; the JDK
-     *   closes the file channel from its interrupt handler and the other one in transferFailed;
-     * - a channel closed by another thread gives AsynchronousCloseException;
-     * - an exception after some bytes moved in a Java loop returns the count instead (the loops'
-     *   own rule), exactly as the JDK's transferToArbitraryChannel does.
-     * A native call is not woken by Thread.interrupt() (it is not one of the JDK's blocking
-     * operations); it notices the interrupt when it returns, and then behaves as above.
-     */
-
-    /** Before a native transfer: a thread already interrupted closes the channels at once. */
-    private static void beginNative() throws ClosedByInterruptException {
-        if (Thread.currentThread().isInterrupted()) {
-            throw new ClosedByInterruptException();
-        }
-    }
-
-    /** After a native transfer: an interrupt that arrived during it wins over its result. */
-    private static void endNative() throws ClosedByInterruptException {
-        beginNative();
-    }
-
-    /**
-     * The exception a transfer between {@code a} and {@code b} ends with after {@code e}
-     * (JDK 22+ {@code FileChannelImpl.transferFailed}): on an interrupt both channels are closed
-     * and {@link ClosedByInterruptException} is returned; a channel closed during the call gives
-     * {@link AsynchronousCloseException}; any other exception is returned as it is.
-     */
-    private static IOException transferFailed(IOException e, Channel a, Channel b) {
-        ClosedByInterruptException cbie = null;
-        if (e instanceof ClosedByInterruptException) {
-            cbie = (ClosedByInterruptException) e;
-        } else if ((e instanceof ClosedChannelException || !a.isOpen() || !b.isOpen())
-                && Thread.currentThread().isInterrupted()) {
-            cbie = new ClosedByInterruptException();
-            cbie.addSuppressed(e);
-        }
-        if (cbie != null) {
-            closeQuietly(a, cbie);
-            closeQuietly(b, cbie);
-            return cbie;
-        }
-        if (e instanceof AsynchronousCloseException) {
-            return e;
-        }
-        if (e instanceof ClosedChannelException || !a.isOpen() || !b.isOpen()) {
-            AsynchronousCloseException ace = new AsynchronousCloseException();
-            ace.addSuppressed(e);
-            return ace;
-        }
-        return e;
-    }
-
-    private static void closeQuietly(Channel ch, Exception into) {
-        try {
-            ch.close();
-        } catch (IOException ioe) {
-            into.addSuppressed(ioe);
-        }
+        return Transfers.last();
     }
 }

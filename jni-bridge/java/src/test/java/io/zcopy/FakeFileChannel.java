@@ -27,23 +27,23 @@ final class FakeFileChannel extends FileChannel {
 
     @Override
     public int read(ByteBuffer dst) {
-        int n = read(dst, position);
-        if (n > 0) {
-            position += n;
-        }
+        return advance(read(dst, position));
+    }
+
+    @Override
+    public int write(ByteBuffer src) {
+        return advance(write(src, position));
+    }
+
+    /** Moves the position past {@code n} bytes read or written; returns {@code n}. */
+    private int advance(int n) {
+        position += Math.max(n, 0);
         return n;
     }
 
     @Override
     public long read(ByteBuffer[] dsts, int offset, int length) {
         throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public int write(ByteBuffer src) {
-        int n = write(src, position);
-        position += n;
-        return n;
     }
 
     @Override

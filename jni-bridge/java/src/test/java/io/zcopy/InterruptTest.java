@@ -67,10 +67,7 @@ class InterruptTest {
         @Override
         public void write(byte[] b, int off, int len) {
             received.addAndGet(len);
-            long until = System.nanoTime() + 20_000; // 20 µs per 8 KiB: a 1 MiB transfer takes ~3 ms
-            while (System.nanoTime() < until) {
-                Thread.onSpinWait();
-            }
+            pause(); // a 1 MiB transfer takes ~3 ms
         }
     }
 
@@ -83,10 +80,7 @@ class InterruptTest {
 
         @Override
         public int read(byte[] b, int off, int len) {
-            long until = System.nanoTime() + 20_000;
-            while (System.nanoTime() < until) {
-                Thread.onSpinWait();
-            }
+            pause();
             java.util.Arrays.fill(b, off, off + len, (byte) 7);
             return len;
         }
@@ -163,14 +157,25 @@ class InterruptTest {
         return "";
     }
 
-    private void rounds(String name, Scenario scenario) throws Exception {
+    /** One round of a scenario: sets the channels up, runs {@link #round} on them, cleans up. */
+    private interface Scenario {
+        String round(String tag, Path p, Disturbance d, long delayNanos) throws Exception;
+    }
+
+    /**
+     * Runs {@link #ROUNDS} rounds of {@code scenario}, each disturbed at a random time within
+     * {@code windowNanos}, and every fourth at once: a loop that moved some bytes returns their
+     * count (the JDK's rule), so only a disturbance before the first write shows its exception,
+     * and with the code compiled that window is a few microseconds wide.
+     */
+    private void rounds(String name, long windowNanos, Scenario scenario) throws Exception {
         long seed = Long.getLong("zcopy.interruptSeed", System.nanoTime());
         Random random = new Random(seed);
         Path p = file(dir, name.replace('/', '-').replace(' ', '-'), SIZE);
         java.util.Map<String, Integer> seen = new java.util.TreeMap<>();
         for (int i = 0; i < ROUNDS; i++) {
             Disturbance d = Disturbance.values()[random.nextInt(Disturbance.values().length)];
-            long delay = (long) (random.nextDouble() * scenario.window());
+            long delay = i % 4 == 0 ? 0 : (long) (random.nextDouble() * windowNanos);
             String tag = name + " round " + i + " (seed " + seed + ", " + d + " after " + delay / 1000 + " µs)";
             String o = scenario.round(tag, p, d, delay);
             seen.merge(d + " -> " + o, 1, Integer::sum);
@@ -180,57 +185,38 @@ class InterruptTest {
                 "some interrupt hit a running transfer: " + seen);
     }
 
-    private interface Scenario {
-        long window();
+    /** Spins for about 20 µs: what a slow peer takes per 8 KiB. */
+    private static void pause() {
+        long until = System.nanoTime() + 20_000;
+        while (System.nanoTime() < until) {
+            Thread.onSpinWait();
+        }
+    }
 
-        String round(String tag, Path p, Disturbance d, long delayNanos) throws Exception;
+    /** Rounds of {@code transfer} into a slow channel the JDK did not open on a descriptor. */
+    private static Scenario toAnArbitraryChannel(Transfer transfer) {
+        return (tag, p, d, delay) -> {
+            SlowSink sink = new SlowSink();
+            try (FileChannel src = open(p, "r"); WritableByteChannel target = Channels.newChannel(sink)) {
+                return round(tag, src, target, transfer, d, delay, sink.received);
+            }
+        };
     }
 
     /** transferTo into a channel the JDK did not open on a descriptor: the Java loop. */
     @Test
     void transferToAnArbitraryChannel() throws Exception {
-        rounds("transferTo/loop", new Scenario() {
-            @Override
-            public long window() {
-                return 4_000_000;
-            }
-
-            @Override
-            public String round(String tag, Path p, Disturbance d, long delay) throws Exception {
-                SlowSink sink = new SlowSink();
-                WritableByteChannel target = Channels.newChannel(sink);
-                FileChannel src = open(p, "r");
-                try {
-                    return InterruptTest.round(tag, src, target, (f, o) -> ZeroCopy.transferTo(f, 0, SIZE,
-                            (WritableByteChannel) o), d, delay, sink.received);
-                } finally {
-                    src.close();
-                    target.close();
-                }
-            }
-        });
+        rounds("transferTo/loop", 4_000_000,
+                toAnArbitraryChannel((f, o) -> ZeroCopy.transferTo(f, 0, SIZE, (WritableByteChannel) o)));
     }
 
     /** transferFrom a channel the JDK did not open on a descriptor: the Java loop. */
     @Test
     void transferFromAnArbitraryChannel() throws Exception {
-        rounds("transferFrom/loop", new Scenario() {
-            @Override
-            public long window() {
-                return 4_000_000;
-            }
-
-            @Override
-            public String round(String tag, Path p, Disturbance d, long delay) throws Exception {
-                ReadableByteChannel source = Channels.newChannel(new SlowSource());
-                FileChannel target = open(p, "rw");
-                try {
-                    return InterruptTest.round(tag, target, source, (f, o) -> ZeroCopy.transferFrom(f,
-                            (ReadableByteChannel) o, 0, SIZE), d, delay, null);
-                } finally {
-                    source.close();
-                    target.close();
-                }
+        rounds("transferFrom/loop", 4_000_000, (tag, p, d, delay) -> {
+            try (ReadableByteChannel source = Channels.newChannel(new SlowSource()); FileChannel target = open(p, "rw")) {
+                return round(tag, target, source, (f, o) -> ZeroCopy.transferFrom(f, (ReadableByteChannel) o, 0, SIZE),
+                        d, delay, null);
             }
         });
     }
@@ -238,44 +224,26 @@ class InterruptTest {
     /** transferTo into a blocking pipe drained by a slow reader: the native path. */
     @Test
     void transferToABlockingPipe() throws Exception {
-        rounds("transferTo/native", new Scenario() {
-            @Override
-            public long window() {
-                return 6_000_000;
-            }
-
-            @Override
-            public String round(String tag, Path p, Disturbance d, long delay) throws Exception {
-                Pipe pipe = Pipe.open();
-                AtomicLong received = new AtomicLong();
-                Thread reader = new Thread(() -> {
-                    ByteBuffer buf = ByteBuffer.allocate(8192);
-                    try {
-                        while (pipe.source().read(buf.clear()) >= 0) {
-                            received.addAndGet(buf.position());
-                            long until = System.nanoTime() + 20_000;
-                            while (System.nanoTime() < until) {
-                                Thread.onSpinWait();
-                            }
-                        }
-                    } catch (IOException e) {
-                        // the test closed the pipe: the count so far stands
-                    }
-                });
-                reader.start();
-                FileChannel src = open(p, "r");
+        rounds("transferTo/native", 6_000_000, (tag, p, d, delay) -> {
+            Pipe pipe = Pipe.open();
+            Thread reader = new Thread(() -> {
+                ByteBuffer buf = ByteBuffer.allocate(8192);
                 try {
-                    String o = InterruptTest.round(tag, src, pipe.sink(), (f, s) -> ZeroCopy.transferTo(f, 0, SIZE,
-                            (WritableByteChannel) s), d, delay, null);
-                    pipe.sink().close();
-                    reader.join(TimeUnit.SECONDS.toMillis(30));
-                    assertFalse(reader.isAlive(), tag);
-                    return o;
-                } finally {
-                    src.close();
-                    pipe.sink().close();
-                    pipe.source().close();
+                    while (pipe.source().read(buf.clear()) >= 0) {
+                        pause();
+                    }
+                } catch (IOException e) {
+                    // the test closed the pipe: the count so far stands
                 }
+            });
+            reader.start();
+            try (FileChannel src = open(p, "r"); Pipe.SinkChannel sink = pipe.sink(); Pipe.SourceChannel source = pipe.source()) {
+                String o = round(tag, src, sink, (f, s) -> ZeroCopy.transferTo(f, 0, SIZE, (WritableByteChannel) s), d,
+                        delay, null);
+                sink.close();
+                reader.join(TimeUnit.SECONDS.toMillis(30));
+                assertFalse(reader.isAlive(), tag);
+                return o;
             }
         });
     }
@@ -288,25 +256,7 @@ class InterruptTest {
                     + " closes only the interrupted channel (JDK 22 changed that)");
             return;
         }
-        rounds("jdk transferTo/loop", new Scenario() {
-            @Override
-            public long window() {
-                return 4_000_000;
-            }
-
-            @Override
-            public String round(String tag, Path p, Disturbance d, long delay) throws Exception {
-                SlowSink sink = new SlowSink();
-                WritableByteChannel target = Channels.newChannel(sink);
-                FileChannel src = open(p, "r");
-                try {
-                    return InterruptTest.round(tag, src, target, (f, o) -> f.transferTo(0, SIZE, (WritableByteChannel) o),
-                            d, delay, sink.received);
-                } finally {
-                    src.close();
-                    target.close();
-                }
-            }
-        });
+        rounds("jdk transferTo/loop", 4_000_000,
+                toAnArbitraryChannel((f, o) -> f.transferTo(0, SIZE, (WritableByteChannel) o)));
     }
 }

@@ -23,15 +23,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -44,12 +43,8 @@ class ReliabilityTest {
     @TempDir
     Path dir;
 
-    private final ExecutorService pool = TestSupport.pool();
-
-    @AfterEach
-    void stop() {
-        pool.shutdownNow();
-    }
+    @RegisterExtension
+    final TestPool pool = new TestPool();
 
     // ------------------------------------------------------------------ truncated file
 
@@ -164,18 +159,8 @@ class ReliabilityTest {
         int rounds = 100;
         try (FileChannel in = open(src, "r")) {
             for (int round = 0; round < rounds; round++) {
-                java.nio.channels.WritableByteChannel out;
-                if (kind.equals("file")) {
-                    out = FileChannel.open(dir.resolve("t" + round), java.nio.file.StandardOpenOption.CREATE,
-                            java.nio.file.StandardOpenOption.WRITE);
-                } else {
-                    SocketChannel[] pair = TestSupport.tcpPair();
-                    pair[0].configureBlocking(kind.equals("socket-blocking"));
-                    TestSupport.discard(pool, pair[1]);
-                    out = pair[0];
-                }
-                java.nio.channels.WritableByteChannel target = out;
-                Future<?> writer = pool.submit(() -> writeUntilClosed(in, target, closedDuring));
+                java.nio.channels.WritableByteChannel out = raceTarget(kind, dir.resolve("t" + round)).channel();
+                Future<?> writer = pool.submit(() -> writeUntilClosed(in, out, closedDuring));
                 Thread.sleep(0, ThreadLocalRandom.current().nextInt(100_000));
                 out.close();
                 List<FileChannel> reopened = new ArrayList<>();
@@ -195,6 +180,20 @@ class ReliabilityTest {
             assertEquals(0, Files.size(f), f + " received bytes meant for a closed channel");
         }
         assertEquals(rounds, closedDuring.get(), "every writer saw the close");
+    }
+
+    /** A target of the close-and-reuse races, and what its far end received (null for a file). */
+    private record RaceTarget(java.nio.channels.WritableByteChannel channel, Future<byte[]> received) {}
+
+    /** A new file, or a loopback socket in the given blocking mode whose peer reads everything. */
+    private RaceTarget raceTarget(String kind, Path file) throws IOException {
+        if (kind.equals("file")) {
+            return new RaceTarget(FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE), null);
+        }
+        SocketChannel[] pair = TestSupport.tcpPair();
+        pair[0].configureBlocking(kind.equals("socket-blocking"));
+        return new RaceTarget(pair[0], TestSupport.drain(pool, pair[1]));
     }
 
     /**
@@ -233,20 +232,10 @@ class ReliabilityTest {
         AtomicLong closedDuring = new AtomicLong();
         for (int round = 0; round < 100; round++) {
             FileChannel in = open(src, "r");
-            java.nio.channels.WritableByteChannel out;
-            Future<byte[]> far = null;
             Path sink = dir.resolve("sink" + round);
-            if (kind.equals("file")) {
-                out = FileChannel.open(sink, java.nio.file.StandardOpenOption.CREATE,
-                        java.nio.file.StandardOpenOption.WRITE);
-            } else {
-                SocketChannel[] pair = TestSupport.tcpPair();
-                pair[0].configureBlocking(kind.equals("socket-blocking"));
-                far = TestSupport.drain(pool, pair[1]);
-                out = pair[0];
-            }
-            java.nio.channels.WritableByteChannel target = out;
-            Future<?> writer = pool.submit(() -> writeUntilClosed(in, target, closedDuring));
+            RaceTarget target = raceTarget(kind, sink);
+            java.nio.channels.WritableByteChannel out = target.channel();
+            Future<?> writer = pool.submit(() -> writeUntilClosed(in, out, closedDuring));
             Thread.sleep(0, ThreadLocalRandom.current().nextInt(100_000));
             in.close();
             List<FileChannel> decoys = new ArrayList<>();
@@ -260,7 +249,7 @@ class ReliabilityTest {
             }
             // Every 4 KiB block that arrived is the source's (a file target's position advances,
             // so it receives the blocks one after another, as a socket does).
-            byte[] all = far != null ? far.get(10, TimeUnit.SECONDS) : Files.readAllBytes(sink);
+            byte[] all = target.received() != null ? target.received().get(10, TimeUnit.SECONDS) : Files.readAllBytes(sink);
             for (int i = 0; i < all.length; i++) {
                 assertEquals(own[i % 4096], all[i], kind + ": byte " + i + " of round " + round + " is not the source's");
             }
@@ -591,17 +580,17 @@ class ReliabilityTest {
     @Test
     void hostileHandlesAndArgumentsAreExceptions() {
         assertThrows(IllegalStateException.class, () -> Native.regionForce(0, 0, 1));
-        for (int guard : new int[] {Native.GUARD_DUP, Native.GUARD_LOCK}) {
-            assertThrows(IllegalArgumentException.class,
-                    () -> Native.transferTo(new Object(), 0, 1, new Object(), true, 0, guard));
-            assertThrows(NullPointerException.class, () -> Native.transferTo(null, 0, 1, null, true, 0, guard));
-            assertThrows(IllegalArgumentException.class,
-                    () -> Native.transferFrom(new Object(), new Object(), 0, 1, true, 0, guard));
-            assertThrows(NullPointerException.class,
-                    () -> Native.transferToWithHeader(null, 0, 1, null, false, guard, null, 0, 0));
+        for (int flags : new int[] {0, Native.BLOCKING, Native.GUARD_LOCK}) {
+            for (boolean to : new boolean[] {true, false}) {
+                assertThrows(IllegalArgumentException.class,
+                        () -> Native.transfer(to, new Object(), new Object(), 0, 1, 0, flags, null, 0, 0));
+                assertThrows(NullPointerException.class, () -> Native.transfer(to, null, null, 0, 1, 0, flags, null, 0, 0));
+            }
+            assertThrows(IndexOutOfBoundsException.class,
+                    () -> Native.transfer(true, null, null, 0, 1, 0, flags, new byte[2], 1, 2));
         }
         assertThrows(IllegalArgumentException.class, () -> Native.isRegularFile("not a channel"));
-        assertThrows(IllegalArgumentException.class, () -> Native.accessMode("not a channel"));
+        assertThrows(IllegalArgumentException.class, () -> Native.transferLimit(true, "not a channel", true, 0, 1));
         assertThrows(UnsupportedOperationException.class, () -> Native.regionMap(null, 9, 0, 0, true));
     }
 }

@@ -75,7 +75,7 @@ class SoakTest {
     void transfersLeakNothing() throws Exception {
         Path src = file(dir, "src", 4096);
         Path dst = dir.resolve("dst");
-        ExecutorService pool = TestSupport.pool();
+        ExecutorService pool = new TestPool();
         SocketChannel[] pair = TestSupport.tcpPair();
         try (FileChannel in = open(src, "r");
                 FileChannel out = FileChannel.open(dst, java.nio.file.StandardOpenOption.CREATE,

@@ -8,6 +8,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -16,7 +17,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -87,7 +87,7 @@ final class TestSupport {
     }
 
     /** Reads everything from {@code ch} until end-of-stream, on another thread. */
-    static Future<byte[]> drain(ExecutorService pool, SocketChannel ch) {
+    static Future<byte[]> drain(ExecutorService pool, ReadableByteChannel ch) {
         return pool.submit(() -> {
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(1 << 16);
@@ -109,14 +109,6 @@ final class TestSupport {
                 total += n;
             }
             return total;
-        });
-    }
-
-    static ExecutorService pool() {
-        return Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "zcopy-test");
-            t.setDaemon(true);
-            return t;
         });
     }
 

@@ -25,12 +25,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Objects;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Callable;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** ZeroCopy.transferTo / transferFrom: semantics, methods, and a differential run against the JDK's FileChannel. */
@@ -38,50 +37,13 @@ class TransferTest {
     @TempDir
     Path dir;
 
-    private final ExecutorService pool = TestSupport.pool();
+    @RegisterExtension
+    final TestPool pool = new TestPool();
 
-    @AfterEach
-    void stop() {
-        pool.shutdownNow();
-    }
+    /** Files made by the differential runs so far (each run has its own). */
+    private int files;
 
     // ------------------------------------------------------------------ differential: transferTo
-
-    /** The observable result of one transfer: exception or count, and what each side looks like after. */
-    private static final class Outcome {
-        final String error;
-        final long count;
-        final byte[] target;
-        final long srcPosition;
-        final long targetPosition;
-
-        Outcome(String error, long count, byte[] target, long srcPosition, long targetPosition) {
-            this.error = error;
-            this.count = count;
-            this.target = target;
-            this.srcPosition = srcPosition;
-            this.targetPosition = targetPosition;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            Outcome x = (Outcome) o;
-            return Objects.equals(error, x.error) && count == x.count && Arrays.equals(target, x.target)
-                    && srcPosition == x.srcPosition && targetPosition == x.targetPosition;
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(error, count);
-        }
-
-        @Override
-        public String toString() {
-            return error != null ? error
-                    : count + " bytes, target " + (target == null ? "-" : target.length + "B") + ", src pos " + srcPosition
-                            + ", target pos " + targetPosition;
-        }
-    }
 
     private interface To {
         long run(FileChannel src, long position, long count, WritableByteChannel target) throws IOException;
@@ -89,66 +51,89 @@ class TransferTest {
 
     private static final String[] TO_TARGETS = {"file", "file_ro", "file_append", "file_closed", "pipe", "stream", "fake"};
 
-    private Outcome runTo(String tag, String srcOpen, boolean srcClosed, String targetKind, long position, long count, To to)
+    /**
+     * Runs {@code call} and describes its outcome: the count or the exception, then {@code after},
+     * what the two sides look like once it returned.
+     */
+    private static Outcome outcome(Callable<Long> call, Outcome.Call after) throws Exception {
+        long n = -1;
+        Exception error = null;
+        try {
+            n = call.call();
+        } catch (Exception e) {
+            error = e;
+        }
+        Object[] seen = after.run();
+        return error != null ? Outcome.failed(error, seen) : Outcome.returned(n, seen);
+    }
+
+    /** The file opened {@code how}, at {@code position}, then closed if {@code closed}. */
+    private static FileChannel openAt(Path p, String how, long position, boolean closed) throws IOException {
+        FileChannel ch = open(p, how);
+        ch.position(position);
+        if (closed) {
+            ch.close();
+        }
+        return ch;
+    }
+
+    private static long position(FileChannel ch) throws IOException {
+        return ch != null && ch.isOpen() ? ch.position() : -1;
+    }
+
+    private Outcome runTo(String srcOpen, boolean srcClosed, String targetKind, long position, long count, To to)
             throws Exception {
-        Path sp = file(dir, tag + "-src", 1000);
-        Path tp = file(dir, tag + "-dst", 10);
-        try (FileChannel src = open(sp, srcOpen)) {
-            src.position(7);
-            if (srcClosed) {
-                src.close();
-            }
-            WritableByteChannel target;
+        Path tp = file(dir, "dst" + ++files, 10);
+        try (FileChannel src = openAt(file(dir, "src" + files, 1000), srcOpen, 7, srcClosed)) {
             FileChannel targetFile = null;
             ByteArrayOutputStream stream = new ByteArrayOutputStream();
-            FakeFileChannel fake = null;
-            Pipe pipe = null;
-            Future<byte[]> drained = null;
+            Pipe pipe = targetKind.equals("pipe") ? Pipe.open() : null;
+            Future<byte[]> drained = pipe != null ? TestSupport.drain(pool, pipe.source()) : null;
+            WritableByteChannel target;
             switch (targetKind) {
                 case "file": targetFile = open(tp, "rw"); targetFile.position(3); target = targetFile; break;
                 case "file_ro": targetFile = open(tp, "r"); target = targetFile; break;
                 case "file_append": targetFile = open(tp, "append"); target = targetFile; break;
                 case "file_closed": targetFile = open(tp, "rw"); targetFile.close(); target = targetFile; break;
                 case "stream": target = Channels.newChannel(stream); break;
-                case "fake": fake = new FakeFileChannel(new byte[10]); target = fake; break;
-                case "pipe":
-                    pipe = Pipe.open();
-                    Pipe.SourceChannel source = pipe.source();
-                    drained = pool.submit(() -> {
-                        ByteArrayOutputStream out = new ByteArrayOutputStream();
-                        ByteBuffer b = ByteBuffer.allocate(4096);
-                        while (source.read(b) >= 0) {
-                            out.write(b.array(), 0, b.position());
-                            b.clear();
-                        }
-                        return out.toByteArray();
-                    });
-                    target = pipe.sink();
-                    break;
+                case "fake": target = new FakeFileChannel(new byte[10]); break;
+                case "pipe": target = pipe.sink(); break;
                 default: throw new IllegalArgumentException(targetKind);
             }
-            String error = null;
-            long n = -1;
-            try {
-                n = to.run(src, position, count, target);
-            } catch (Exception e) {
-                error = e.getClass().getName();
+            FileChannel file = targetFile;
+            return outcome(() -> to.run(src, position, count, target), () -> {
+                Object[] seen = {position(src), position(file)};
+                target.close();
+                byte[] received = file != null ? Files.readAllBytes(tp)
+                        : pipe != null ? drained.get()
+                        : target instanceof FakeFileChannel ? ((FakeFileChannel) target).data()
+                        : stream.toByteArray();
+                if (pipe != null) {
+                    pipe.source().close();
+                }
+                return new Object[] {received, seen[0], seen[1]};
+            });
+        }
+    }
+
+    /** One differential case: the file side's open mode and state, the other side's kind, the range. */
+    private interface Case {
+        void run(String open, boolean closed, String other, long position, long count) throws Exception;
+    }
+
+    /** Runs {@code c} on every combination (the file side open or closed). */
+    private static void everyCase(String[] opens, String[] others, long[] positions, long[] counts, Case c)
+            throws Exception {
+        for (String open : opens) {
+            for (boolean closed : new boolean[] {false, true}) {
+                for (String other : others) {
+                    for (long position : positions) {
+                        for (long count : counts) {
+                            c.run(open, closed, other, position, count);
+                        }
+                    }
+                }
             }
-            long srcPos = src.isOpen() ? src.position() : -1;
-            long targetPos = targetFile != null && targetFile.isOpen() ? targetFile.position() : -1;
-            byte[] after;
-            if (targetFile != null) {
-                targetFile.close();
-                after = Files.readAllBytes(tp);
-            } else if (pipe != null) {
-                pipe.sink().close();
-                after = drained.get();
-            } else if (fake != null) {
-                after = fake.data();
-            } else {
-                after = stream.toByteArray();
-            }
-            return new Outcome(error, n, after, srcPos, targetPos);
         }
     }
 
@@ -156,29 +141,19 @@ class TransferTest {
     void transferToMatchesTheJdk() throws Exception {
         long[] positions = {0, 1, 500, 999, 1000, 1001, -1, Long.MAX_VALUE, Long.MIN_VALUE};
         long[] counts = {0, 1, 10, 600, 1000, Long.MAX_VALUE, -1, Long.MIN_VALUE};
-        int cases = 0;
-        int i = 0;
-        for (String srcOpen : new String[] {"r", "w", "rw"}) {
-            for (boolean srcClosed : new boolean[] {false, true}) {
-                for (String target : TO_TARGETS) {
-                    for (long position : positions) {
-                        for (long count : counts) {
-                            String tag = srcOpen + (srcClosed ? "/closed" : "") + "->" + target + " @" + position + " #" + count;
-                            Outcome jdk = runTo("j" + i, srcOpen, srcClosed, target, position, count,
-                                    (s, p, c, t) -> s.transferTo(p, c, t));
-                            Outcome zc = runTo("z" + i, srcOpen, srcClosed, target, position, count, ZeroCopy::transferTo);
-                            i++;
-                            if (!jdk.equals(zc) && jdk17DiffersFromLaterJdks(jdk, position, target)) {
-                                continue;
-                            }
-                            assertEquals(jdk, zc, tag);
-                            cases++;
-                        }
-                    }
-                }
+        int[] compared = {0};
+        String[] opens = {"r", "w", "rw"};
+        everyCase(opens, TO_TARGETS, positions, counts, (srcOpen, srcClosed, target, position, count) -> {
+            String tag = srcOpen + (srcClosed ? "/closed" : "") + "->" + target + " @" + position + " #" + count;
+            Outcome jdk = runTo(srcOpen, srcClosed, target, position, count, (s, p, c, t) -> s.transferTo(p, c, t));
+            Outcome zc = runTo(srcOpen, srcClosed, target, position, count, ZeroCopy::transferTo);
+            if (!jdk.equals(zc) && jdk17DiffersFromLaterJdks(jdk, position, target)) {
+                return;
             }
-        }
-        assertTrue(cases > 500, "compared " + cases + " cases");
+            assertEquals(jdk, zc, tag);
+            compared[0]++;
+        });
+        assertTrue(compared[0] > 500, "compared " + compared[0] + " cases");
     }
 
     /**
@@ -190,7 +165,7 @@ class TransferTest {
             return false;
         }
         // JDK 17 threw IOException for position == size on some paths (JDK-8325382).
-        return position == 1000 || "java.io.IOException".equals(jdk.error);
+        return position == 1000 || "java.io.IOException".equals(jdk.error());
     }
 
     // ------------------------------------------------------------------ differential: transferFrom
@@ -199,15 +174,11 @@ class TransferTest {
         long run(FileChannel target, ReadableByteChannel src, long position, long count) throws IOException;
     }
 
-    private Outcome runFrom(String tag, String targetOpen, boolean targetClosed, String srcKind, long position, long count,
-            From from) throws Exception {
-        Path tp = file(dir, tag + "-dst", 100);
-        Path sp = file(dir, tag + "-src", 1000);
-        try (FileChannel target = open(tp, targetOpen)) {
-            target.position(11);
-            if (targetClosed) {
-                target.close();
-            }
+    private Outcome runFrom(String targetOpen, boolean targetClosed, String srcKind, long position, long count, From from)
+            throws Exception {
+        Path tp = file(dir, "dst" + ++files, 100);
+        Path sp = file(dir, "src" + files, 1000);
+        try (FileChannel target = openAt(tp, targetOpen, 11, targetClosed)) {
             ReadableByteChannel src;
             FileChannel srcFile = null;
             switch (srcKind) {
@@ -215,7 +186,7 @@ class TransferTest {
                 case "file_wo": srcFile = open(sp, "w"); src = srcFile; break;
                 case "file_closed": srcFile = open(sp, "r"); srcFile.close(); src = srcFile; break;
                 case "stream": src = Channels.newChannel(new ByteArrayInputStream(pattern(300))); break;
-                case "fake": src = new FakeFileChannel(pattern(300)); break;
+                case "fake": srcFile = new FakeFileChannel(pattern(300)); src = srcFile; break;
                 case "pipe": {
                     Pipe pipe = Pipe.open();
                     pipe.sink().write(ByteBuffer.wrap(pattern(300)));
@@ -225,19 +196,13 @@ class TransferTest {
                 }
                 default: throw new IllegalArgumentException(srcKind);
             }
-            String error = null;
-            long n = -1;
-            try {
-                n = from.run(target, src, position, count);
-            } catch (Exception e) {
-                error = e.getClass().getName();
-            }
-            long srcPos = srcFile != null && srcFile.isOpen() ? srcFile.position()
-                    : src instanceof FakeFileChannel ? ((FakeFileChannel) src).position() : -1;
-            long targetPos = target.isOpen() ? target.position() : -1;
-            target.close();
-            src.close();
-            return new Outcome(error, n, Files.readAllBytes(tp), srcPos, targetPos);
+            FileChannel file = srcFile;
+            return outcome(() -> from.run(target, src, position, count), () -> {
+                Object[] seen = {position(file), position(target)};
+                target.close();
+                src.close();
+                return new Object[] {seen[0], seen[1], Files.readAllBytes(tp)};
+            });
         }
     }
 
@@ -246,31 +211,21 @@ class TransferTest {
         long[] positions = {0, 50, 100, 5000, -1, Long.MIN_VALUE};
         long[] counts = {0, 1, 250, 1000, Long.MAX_VALUE, -1};
         String[] sources = {"file", "file_wo", "file_closed", "stream", "fake", "pipe"};
-        int cases = 0;
-        int i = 0;
-        for (String targetOpen : new String[] {"rw", "r", "w", "append"}) {
-            for (boolean targetClosed : new boolean[] {false, true}) {
-                for (String src : sources) {
-                    for (long position : positions) {
-                        for (long count : counts) {
-                            String tag = targetOpen + (targetClosed ? "/closed" : "") + "<-" + src + " @" + position + " #" + count;
-                            Outcome jdk = runFrom("j" + i, targetOpen, targetClosed, src, position, count,
-                                    (t, s, p, c) -> t.transferFrom(s, p, c));
-                            Outcome zc = runFrom("z" + i, targetOpen, targetClosed, src, position, count, ZeroCopy::transferFrom);
-                            i++;
-                            if (TestSupport.javaFeature() < 21 && !jdk.equals(zc)) {
-                                // JDK 17: other check order, and position > size returns 0 instead of growing
-                                // the file (java-semantics.md §2); compared on JDK 21+ only.
-                                continue;
-                            }
-                            assertEquals(jdk, zc, tag);
-                            cases++;
-                        }
-                    }
-                }
+        int[] compared = {0};
+        String[] opens = {"rw", "r", "w", "append"};
+        everyCase(opens, sources, positions, counts, (targetOpen, targetClosed, src, position, count) -> {
+            String tag = targetOpen + (targetClosed ? "/closed" : "") + "<-" + src + " @" + position + " #" + count;
+            Outcome jdk = runFrom(targetOpen, targetClosed, src, position, count, (t, s, p, c) -> t.transferFrom(s, p, c));
+            Outcome zc = runFrom(targetOpen, targetClosed, src, position, count, ZeroCopy::transferFrom);
+            if (TestSupport.javaFeature() < 21 && !jdk.equals(zc)) {
+                // JDK 17: other check order, and position > size returns 0 instead of growing
+                // the file (java-semantics.md §2); compared on JDK 21+ only.
+                return;
             }
-        }
-        assertTrue(cases > 300, "compared " + cases + " cases");
+            assertEquals(jdk, zc, tag);
+            compared[0]++;
+        });
+        assertTrue(compared[0] > 300, "compared " + compared[0] + " cases");
     }
 
     // ------------------------------------------------------------------ methods and positions
@@ -295,13 +250,16 @@ class TransferTest {
     }
 
     @Test
-    void fileToSocketUsesSendfile() throws Exception {
+    void fileToALoopbackSocketCopiesOnceFromAMapping() throws Exception {
         Path sp = file(dir, "s", 1 << 20);
         SocketChannel[] pair = TestSupport.tcpPair();
         try (FileChannel src = open(sp, "r"); SocketChannel a = pair[0]; SocketChannel b = pair[1]) {
             Future<byte[]> got = TestSupport.drain(pool, b);
             assertEquals(1 << 20, ZeroCopy.transferTo(src, 0, 1 << 20, a));
-            assertEquals(TransferMethod.SENDFILE, ZeroCopy.lastMethod());
+            // A peer on this host (loopback): the planner copies once from a mapping.
+            assertEquals(TransferMethod.MMAP_WRITE, ZeroCopy.lastMethod());
+            assertEquals(1000, ZeroCopy.transferTo(src, 0, 1000, a));
+            assertEquals(TransferMethod.SENDFILE, ZeroCopy.lastMethod(), "small transfers keep sendfile");
             assertEquals(1000, ZeroCopy.transferTo(src, 0, 1000, a, TransferMethod.SPLICE));
             assertEquals(TransferMethod.SPLICE, ZeroCopy.lastMethod());
             assertEquals(20_000, ZeroCopy.transferTo(src, 0, 20_000, a, TransferMethod.MMAP_WRITE));
@@ -313,7 +271,7 @@ class TransferTest {
             assertThrows(IllegalArgumentException.class, () -> ZeroCopy.transferTo(src, 0, 10, a, TransferMethod.NONE));
             a.shutdownOutput();
             byte[] all = got.get();
-            assertEquals((1 << 20) + 1000 + 20_000 + 10, all.length);
+            assertEquals((1 << 20) + 1000 + 1000 + 20_000 + 10, all.length);
             assertArrayEquals(pattern(1 << 20), Arrays.copyOf(all, 1 << 20));
         }
     }
@@ -415,7 +373,7 @@ class TransferTest {
             ByteBuffer h = ByteBuffer.wrap(head);
             assertEquals(100_000, ZeroCopy.transferToWithHeader(src, 0, 100_000, a, h), "a blocking socket takes all");
             assertEquals(head.length, h.position());
-            assertEquals(TransferMethod.SENDFILE, ZeroCopy.lastMethod());
+            assertEquals(TransferMethod.MMAP_WRITE, ZeroCopy.lastMethod(), "a peer on this host");
             expected.write(head);
             expected.write(pattern(100_000));
             // A direct header and no body: the header alone.

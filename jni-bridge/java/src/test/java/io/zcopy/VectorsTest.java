@@ -29,9 +29,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,7 +43,9 @@ class VectorsTest {
     @TempDir
     Path dir;
 
-    private final ExecutorService pool = TestSupport.pool();
+    @RegisterExtension
+    final TestPool pool = new TestPool();
+
     private final List<Closeable> keep = new ArrayList<>();
 
     @AfterEach
@@ -51,7 +53,6 @@ class VectorsTest {
         for (Closeable c : keep) {
             c.close();
         }
-        pool.shutdownNow();
     }
 
     /** The Java exception for each class of tests/vectors/README.md: the binding's one table. */
@@ -152,7 +153,31 @@ class VectorsTest {
         }
     }
 
-    private static void checkError(String name, String want, Throwable got) {
+    /** A vector's call. */
+    private interface Call<T> {
+        T run() throws Exception;
+    }
+
+    /**
+     * Runs a vector's call against its expectation: an expected error is checked (and null
+     * returned); otherwise the call must succeed, and its result is returned for the caller's
+     * checks.
+     */
+    private static <T> T expect(String name, JsonNode expect, Call<T> call) {
+        T result = null;
+        Throwable got = null;
+        try {
+            result = call.run();
+        } catch (Exception e) {
+            got = e;
+        }
+        if (!expect.has("error")) {
+            if (got != null) {
+                fail(name + ": unexpected " + got, got);
+            }
+            return result;
+        }
+        String want = expect.get("error").asText();
         if (got == null) {
             fail(name + ": expected " + want + ", got success");
         }
@@ -161,7 +186,7 @@ class VectorsTest {
             assertTrue(got instanceof ErrnoException, name + ": " + got);
             int errno = ERRNO.get(want.substring(3));
             assertEquals(errno, ((ErrnoException) got).errno(), name + ": " + got.getMessage());
-            return;
+            return null;
         }
         Class<? extends Throwable> cls = TABLE.get(want);
         if (cls == IOException.class) {
@@ -169,6 +194,7 @@ class VectorsTest {
         } else {
             assertTrue(cls.isInstance(got), name + ": expected " + cls.getName() + ", got " + got);
         }
+        return null;
     }
 
     @Test
@@ -195,19 +221,8 @@ class VectorsTest {
             } else {
                 size = c.get("size").asLong();
             }
-            MappedRegion region = null;
-            Throwable error = null;
-            try {
-                region = ZeroCopy.map(ch, mode(c.get("mode").asText()), position, size);
-            } catch (Exception e) {
-                error = e;
-            }
-            if (expect.has("error")) {
-                checkError(name, expect.get("error").asText(), error);
-            } else {
-                if (error != null) {
-                    fail(name + ": unexpected " + error, error);
-                }
+            MappedRegion region = expect(name, expect, () -> ZeroCopy.map(ch, mode(c.get("mode").asText()), position, size));
+            if (region != null) {
                 try (MappedRegion r = region) {
                     assertEquals(expect.get("len").asLong(), r.size(), name);
                     if (expect.has("file_size_after")) {
@@ -239,23 +254,11 @@ class VectorsTest {
             long position = c.get("position").asLong();
             long count = c.get("count").asLong();
             JsonNode expect = c.has("java_expect") ? c.get("java_expect") : c.get("expect");
-            long n = -1;
-            Throwable error = null;
-            try {
-                if (c.get("op").asText().equals("transfer_to")) {
-                    n = ZeroCopy.transferTo((FileChannel) file.channel, position, count, (WritableByteChannel) other.channel, using);
-                } else {
-                    n = ZeroCopy.transferFrom((FileChannel) file.channel, (ReadableByteChannel) other.channel, position, count, using);
-                }
-            } catch (Exception e) {
-                error = e;
-            }
-            if (expect.has("error")) {
-                checkError(name, expect.get("error").asText(), error);
-            } else {
-                if (error != null) {
-                    fail(name + ": unexpected " + error, error);
-                }
+            boolean to = c.get("op").asText().equals("transfer_to");
+            Long n = expect(name, expect, () -> to
+                    ? ZeroCopy.transferTo((FileChannel) file.channel, position, count, (WritableByteChannel) other.channel, using)
+                    : ZeroCopy.transferFrom((FileChannel) file.channel, (ReadableByteChannel) other.channel, position, count, using));
+            if (n != null) {
                 if (expect.has("bytes")) {
                     assertEquals(expect.get("bytes").asLong(), n, name);
                 }

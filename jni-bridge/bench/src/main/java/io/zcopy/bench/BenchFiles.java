@@ -3,6 +3,7 @@ package io.zcopy.bench;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channel;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -36,6 +37,16 @@ final class BenchFiles {
             }
         }
         return p;
+    }
+
+    /** Closes a benchmark's channels and deletes its target file ({@code target} null: none). */
+    static void release(Path target, Channel... channels) throws IOException {
+        for (Channel c : channels) {
+            c.close();
+        }
+        if (target != null) {
+            Files.deleteIfExists(target);
+        }
     }
 
     /** A loopback TCP connection whose far end is drained (and discarded) by a daemon thread. */

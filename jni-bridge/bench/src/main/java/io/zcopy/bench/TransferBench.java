@@ -61,11 +61,7 @@ public class TransferBench {
 
     @TearDown(Level.Trial)
     public void teardown() throws IOException {
-        src.close();
-        out.close();
-        if (dst != null) {
-            Files.deleteIfExists(dst);
-        }
+        BenchFiles.release(dst, src, out);
     }
 
     @Benchmark
@@ -147,11 +143,7 @@ public class TransferBench {
 
         @TearDown(Level.Trial)
         public void teardown() throws IOException {
-            src.close();
-            out.close();
-            if (dst != null) {
-                Files.deleteIfExists(dst);
-            }
+            BenchFiles.release(dst, src, out);
         }
 
         /** The next 4 KiB of the source; a file target starts over every 16 MiB (one lseek per 4096 ops). */

@@ -1,0 +1,161 @@
+//! The automatic route, pinned per pair: what the planner chooses from the descriptors' kinds,
+//! the target's file system and the socket peer's locality (the measurements behind each rule
+//! are `make bench-core`'s route matrix, in BENCHMARKS.md).
+
+mod support;
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::{drain, file_with, pattern, tcp_pair};
+use zcopy::{transfer_all, transfer_to, TransferMethod};
+
+/// A loopback TCP peer copies every byte out of its socket anyway: the sender copies once from
+/// a mapping (large transfers), and small transfers keep `sendfile`.
+#[test]
+fn a_loopback_peer_gets_mmap_write_for_large_transfers_and_sendfile_for_small_ones() {
+    let data = pattern(3 << 20);
+    let (_s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    let reader = drain(server);
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, client.as_fd()).unwrap();
+    assert_eq!(
+        (t.bytes, t.method),
+        (data.len() as u64, TransferMethod::MmapWrite)
+    );
+    let t = transfer_to(src.as_fd(), 0, 4096, client.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (4096, TransferMethod::Sendfile));
+    assert_eq!(t.syscalls, 1, "the small route is remembered with the large one");
+    let t = transfer_all(src.as_fd(), 0, 1 << 20, client.as_fd()).unwrap();
+    assert_eq!(t.method, TransferMethod::MmapWrite);
+    // "Everything" from near the end: what is left is small, and one sendfile moves it.
+    let tail = data.len() as u64 - 10_000;
+    let t = transfer_all(src.as_fd(), tail, u64::MAX, client.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (10_000, TransferMethod::Sendfile));
+    drop(client);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..data.len()], &data[..]);
+    assert_eq!(&got[data.len()..data.len() + 4096], &data[..4096]);
+    assert_eq!(&got[data.len() + 4096 + (1 << 20)..], &data[tail as usize..]);
+}
+
+/// An AF_UNIX peer takes page references: `splice` through a large pipe for large transfers,
+/// `sendfile` (one call) for small ones.
+#[test]
+fn an_af_unix_peer_gets_splice_for_large_transfers_and_sendfile_for_small_ones() {
+    let data = pattern(2 << 20);
+    let (_s, src) = file_with(&data);
+    let (a, b) = UnixStream::pair().unwrap();
+    let reader = drain(b);
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, a.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (data.len() as u64, TransferMethod::Splice));
+    let t = transfer_to(src.as_fd(), 0, 4096, a.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (4096, TransferMethod::Sendfile));
+    drop(a);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..data.len()], &data[..]);
+}
+
+/// Between files on a file system that does not share blocks (the temporary directory here):
+/// `copy_file_range` still, the in-kernel copy with the fewest calls.
+#[test]
+fn files_on_an_ordinary_file_system_get_copy_file_range() {
+    let data = pattern(1 << 20);
+    let (_s, src) = file_with(&data);
+    let (_d, dst) = file_with(b"");
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, dst.as_fd()).unwrap();
+    assert_eq!(
+        (t.bytes, t.method),
+        (data.len() as u64, TransferMethod::CopyFileRange)
+    );
+}
+
+/// A mounted file system for one test (needs root; `None`, with the reason printed, elsewhere).
+struct Mounted {
+    dir: PathBuf,
+    image: Option<PathBuf>,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        // Best effort: a failed unmount leaves a mount behind but cannot fail the test.
+        let _ = Command::new("umount").arg(&self.dir).status();
+        if let Some(img) = &self.image {
+            let _ = std::fs::remove_file(img);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn mount(kind: &str) -> Option<Mounted> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED ({kind}): mounting needs root");
+        return None;
+    }
+    let base = std::env::temp_dir().join(format!("zcopy-planner-{kind}-{}", std::process::id()));
+    let dir = base.with_extension("mnt");
+    std::fs::create_dir_all(&dir).ok()?;
+    let (image, ok) = if kind == "xfs" {
+        let img = base.with_extension("img");
+        File::create(&img).and_then(|f| f.set_len(512 << 20)).ok()?;
+        let made = Command::new("mkfs.xfs")
+            .args(["-q", "-f", "-m", "reflink=1"])
+            .arg(&img)
+            .status()
+            .is_ok_and(|s| s.success());
+        let mounted = made
+            && Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&img)
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+        (Some(img), mounted)
+    } else {
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "zcopy-planner"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        (None, mounted)
+    };
+    let m = Mounted { dir, image };
+    if !ok {
+        eprintln!("SKIPPED ({kind}): could not make and mount the file system (mkfs.xfs, loop devices)");
+        return None;
+    }
+    Some(m)
+}
+
+/// The method the automatic route takes between two files on a fresh `kind` file system (the
+/// copy checked byte for byte); `None` where it cannot be mounted here.
+fn method_on(kind: &str) -> Option<TransferMethod> {
+    let m = mount(kind)?;
+    let data = pattern(4 << 20);
+    std::fs::write(m.dir.join("src"), &data).unwrap();
+    let src = File::open(m.dir.join("src")).unwrap();
+    let dst = File::create(m.dir.join("dst")).unwrap();
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, dst.as_fd()).unwrap();
+    assert_eq!(std::fs::read(m.dir.join("dst")).unwrap(), data);
+    Some(t.method)
+}
+
+/// On a file system that shares blocks, `copy_file_range` clones: first, always.
+#[test]
+fn files_on_a_reflink_file_system_get_copy_file_range() {
+    if let Some(method) = method_on("xfs") {
+        assert_eq!(method, TransferMethod::CopyFileRange);
+    }
+}
+
+/// On tmpfs every route is a memory copy: `sendfile`, the cheapest call.
+#[test]
+fn files_on_tmpfs_get_sendfile() {
+    if let Some(method) = method_on("tmpfs") {
+        assert_eq!(method, TransferMethod::Sendfile);
+    }
+}
