@@ -37,6 +37,9 @@ help:
 	@echo "make soak        the long leak/soak runs of every binding (1,000,000 map/close, 100,000 transfers)"
 	@echo "make bench       every benchmark (core, C, Python, Java); make bench-http: HTTP servers vs nginx"
 	@echo "make install     libzcopy (.so, .a), zcopy.h and zcopy.pc under PREFIX=$(PREFIX)"
+	@echo "make dist        dist/: the wheel and sdist, dist/maven (io.zcopy:zcopy), the C tarball and .debs"
+	@echo "make dist-test   installs each artifact of dist/ in a clean place and uses it (part of make test)"
+	@echo "make java-install  io.zcopy:zcopy from dist/maven into the local Maven repository"
 
 # Every benchmark prints Markdown; RECORD files it as its own section of BENCHMARKS.md, with the
 # command, the date and the machine: $(call RECORD,section,command,title[,--pre]).
@@ -47,6 +50,7 @@ RECORD = $(PYTHON) $(ROOT)/tests/benchmarks_md.py $(1) "$(2)" $(BENCH_OUT)/$(1).
 -include python/python.mk
 -include jni-bridge/java.mk
 -include tests/tests.mk
+-include packaging/dist.mk
 
 build: $(BUILD_TARGETS)
 
@@ -122,4 +126,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(TOOLS)
+	rm -rf $(VENV) $(TOOLS) $(ROOT)/dist

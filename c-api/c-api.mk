@@ -10,7 +10,8 @@
 #   make bench-c          zc_transfer_to against the raw sendfile loop, and throughput per method
 #   make bench-c-http     zc-http-server's choices one at a time against nginx, with wrk
 #   make c-serve-demo     serve a SIZE file (default 1G) to CLIENTS concurrent clients, verified
-#   make install PREFIX=  libraries, header and zcopy.pc
+#   make install PREFIX=  libraries (libzcopy.so.VERSION, its SONAME link libzcopy.so.0 and
+#                         libzcopy.so; libzcopy.a), header and zcopy.pc
 
 C_DIR := $(ROOT)/c-api
 C_OUT := $(ROOT)/target/c-api
@@ -20,6 +21,9 @@ C_PROGRAMS := $(C_BIN)/zc-http-server $(C_BIN)/zc_runner
 CBINDGEN_VERSION := 0.29.4
 CBINDGEN := $(TOOLS)/bin/cbindgen
 ZC_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml | head -n 1)
+# The SONAME is libzcopy.so.$(ZC_SOVERSION) (c-api/build.rs): the file libzcopy.so.$(ZC_VERSION)
+# comes with that link (for the loader) and libzcopy.so (for the linker's -lzcopy).
+ZC_SOVERSION := $(firstword $(subst ., ,$(ZC_VERSION)))
 CC ?= cc
 CXX ?= c++
 C_WARN := -std=c11 -Wall -Wextra -Werror -pedantic
@@ -57,6 +61,7 @@ c-lib:
 	$(CARGO) build --release -p zcopy-c
 	mkdir -p $(C_LIB)
 	cp -fp $(RELEASE)/libzcopy.so $(C_LIB)/libzcopy.so.$(ZC_VERSION)
+	ln -sf libzcopy.so.$(ZC_VERSION) $(C_LIB)/libzcopy.so.$(ZC_SOVERSION)
 	ln -sf libzcopy.so.$(ZC_VERSION) $(C_LIB)/libzcopy.so
 	cp -fp $(RELEASE)/libzcopy.a $(C_LIB)/libzcopy.a
 
@@ -66,6 +71,7 @@ $(C_LIB)/libzcopy.a: c-lib ;
 c-test-lib: hooks-build
 	mkdir -p $(C_TEST_LIB)
 	cp -fp $(HOOKS_DIR)/libzcopy.so $(C_TEST_LIB)/libzcopy.so.$(ZC_VERSION)
+	ln -sf libzcopy.so.$(ZC_VERSION) $(C_TEST_LIB)/libzcopy.so.$(ZC_SOVERSION)
 	ln -sf libzcopy.so.$(ZC_VERSION) $(C_TEST_LIB)/libzcopy.so
 	cp -fp $(HOOKS_DIR)/libzcopy.a $(C_TEST_LIB)/libzcopy.a
 
@@ -222,10 +228,11 @@ test-c-runner: $(C_BIN)/zc_runner
 install: c-build
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(C_LIB)/libzcopy.so.$(ZC_VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libzcopy.so.$(ZC_VERSION) $(DESTDIR)$(PREFIX)/lib/libzcopy.so.$(ZC_SOVERSION)
 	ln -sf libzcopy.so.$(ZC_VERSION) $(DESTDIR)$(PREFIX)/lib/libzcopy.so
 	install -m 0644 $(C_LIB)/libzcopy.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 $(C_DIR)/include/zcopy.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(ZC_VERSION)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$${prefix}/lib|g' -e 's|@VERSION@|$(ZC_VERSION)|g' \
 		-e 's|@STATIC_LIBS@|$(C_STATIC_LIBS)|g' $(C_DIR)/zcopy.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/zcopy.pc
 
@@ -241,6 +248,7 @@ test-c-install:
 		$(C_DIR)/examples/mapped_rw.c $$(pkg-config --libs --static zcopy | sed 's/-lzcopy/-l:libzcopy.a/')
 	$(C_OUT)/prefix/mapped_rw version
 	$(C_OUT)/prefix/mapped_rw_static version
+	readelf -d $(C_OUT)/prefix/mapped_rw | grep -q 'Shared library: \[libzcopy.so.$(ZC_SOVERSION)\]'
 
 # --- soak and benchmark ------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
 #   make soak-java       the long soak (1,000,000 map/close, 100,000 transfers)
 #   make bench-java      JMH benchmarks, zcopy vs the JDK (short runs; JMH_ARGS to change;
 #                        FileChannel.map(..., Arena) only on the newest JDK, as it needs Java 22)
-#   make java-examples   the runnable examples in java-examples/, built against the jar
+#   make java-examples   the runnable examples in java-examples/, a Maven project that depends on
+#                        io.zcopy:zcopy from dist/maven (make dist-java writes it)
 #                        (java-examples/target/zcopy-examples.jar: HttpFileServer for make test-http)
 #   make java-bench-build the benchmark artifact jni-bridge/bench/target/zcopy-bench.jar (JMH and
 #                        the showcase runner io.zcopy.bench.Runner; never shipped with zcopy)
@@ -85,12 +86,13 @@ bench-java-virtual: bench-deps java-examples
 	  'make bench-java-virtual$(if $(BENCH_VIRTUAL_ARGS), BENCH_VIRTUAL_ARGS="$(BENCH_VIRTUAL_ARGS)")' \
 	  $(BENCH_OUT)/bench-java-virtual.md --title "Java virtual threads"
 
-java-examples: java-build
-	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) build
+# A Maven consumer of io.zcopy:zcopy from dist/maven (dist-java, in packaging/dist.mk).
+java-examples: dist-java
+	$(MAKE) --no-print-directory -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) MVN=$(MVN) ZCOPY_VERSION=$(ZC_VERSION) build
 
 # The smoke run on Java 17, then VirtualThreadFileServer under slow and stalled clients on the
 # newest JDK (virtual threads need 21+: skipped, saying so, without one).
 java-examples-smoke: java-examples
-	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) smoke
-	$(MAKE) -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) ZCOPY_JAR=$(ZCOPY_JAR) \
+	$(MAKE) --no-print-directory -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) MVN=$(MVN) ZCOPY_VERSION=$(ZC_VERSION) smoke
+	$(MAKE) --no-print-directory -C $(ROOT)/java-examples JAVA_HOME=$(JAVA17_HOME) MVN=$(MVN) ZCOPY_VERSION=$(ZC_VERSION) \
 	  JAVA_NEW=$(if $(JAVA_NEW_HOME),$(JAVA_NEW_HOME)/bin/java) check-virtual

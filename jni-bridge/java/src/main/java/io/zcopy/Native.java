@@ -5,33 +5,51 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * The native methods of {@code libzcopy_jni.so}, and the loader that finds the library.
  *
  * <p>Where the library comes from, first match wins:
  * <ol>
- *   <li>{@code -Dzcopy.library.path=/path/to/libzcopy_jni.so}: exactly that file;
+ *   <li>{@code -Dzcopy.library.path=/path/to/libzcopy_jni.so}: exactly that file, on any platform;
  *   <li>a {@code libzcopy_jni.so} in a directory of {@code java.library.path}
  *       ({@code System.loadLibrary});
  *   <li>the copy inside this jar ({@code META-INF/native/linux-x86_64/libzcopy_jni.so}), extracted
- *       to a temporary file in {@code -Dzcopy.tmpdir} (default {@code java.io.tmpdir}), loaded,
- *       and deleted at once.
+ *       once per version and content hash to {@code zcopy/VERSION-HASH/libzcopy_jni.so} in a
+ *       private directory: {@code -Dzcopy.tmpdir} when set, else {@code $XDG_CACHE_HOME} (default
+ *       {@code ~/.cache}), and {@code java.io.tmpdir} (as {@code zcopy-USER}) when that fails.
+ *       The directories are the user's own and closed to others (mode 0700); the file is written
+ *       under a temporary name and renamed into place, so JVMs starting at once each load a
+ *       whole file, and a file already there is used only when its content hash matches.
  * </ol>
- * A failure is remembered and thrown as one {@link NativeLibraryException} from every entry
- * point, with what was tried. On JDK 24+ loading a library is a restricted operation: run with
- * {@code --enable-native-access=ALL-UNNAMED} (see the README).
+ * Steps 2 and 3 run on Linux x86-64 only, the platform the jar carries a library for; anywhere
+ * else the first zcopy call says so. A failure is remembered and thrown as one
+ * {@link NativeLibraryException} from every entry point, with what was tried. On JDK 24+ loading
+ * a library is a restricted operation: run with {@code --enable-native-access=ALL-UNNAMED} (see
+ * the README).
  */
 final class Native {
     static final String LIBRARY = "zcopy_jni";
-    static final String RESOURCE = "/META-INF/native/linux-x86_64/libzcopy_jni.so";
+    static final String PLATFORM = "linux-x86_64";
+    static final String RESOURCE = "/META-INF/native/" + PLATFORM + "/libzcopy_jni.so";
     /** Must equal {@code ABI_VERSION} in the Rust crate. */
     static final int ABI_VERSION = 2;
+
+    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> LIBRARY_FILE = PosixFilePermissions.fromString("r-x------");
 
     private static final NativeLibraryException FAILURE = load();
 
@@ -52,12 +70,6 @@ final class Native {
     private static NativeLibraryException load() {
         List<String> tried = new ArrayList<>();
         Throwable cause = null;
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-            return new NativeLibraryException("zcopy: the native library exists for linux-x86_64 only; this is "
-                    + os + "-" + arch, null);
-        }
         boolean loaded = false;
         String explicit = System.getProperty("zcopy.library.path");
         try {
@@ -65,6 +77,11 @@ final class Native {
                 tried.add("-Dzcopy.library.path=" + explicit);
                 System.load(new File(explicit).getAbsolutePath());
                 loaded = true;
+            } else if (!supportedPlatform()) {
+                return new NativeLibraryException("zcopy: this jar carries its native library for Linux on x86-64 ("
+                        + PLATFORM + ") only, and this JVM runs on " + System.getProperty("os.name") + " "
+                        + System.getProperty("os.arch") + "; on another platform, build libzcopy_jni.so there "
+                        + "and pass -Dzcopy.library.path=/path/to/libzcopy_jni.so", null);
             } else if (onLibraryPath()) {
                 tried.add("java.library.path (" + System.getProperty("java.library.path") + ")");
                 System.loadLibrary(LIBRARY);
@@ -95,6 +112,12 @@ final class Native {
         return null;
     }
 
+    private static boolean supportedPlatform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        return os.equals("linux") && (arch.equals("amd64") || arch.equals("x86_64"));
+    }
+
     private static boolean onLibraryPath() {
         String path = System.getProperty("java.library.path", "");
         String file = System.mapLibraryName(LIBRARY);
@@ -106,25 +129,105 @@ final class Native {
         return false;
     }
 
+    /** The private directories to extract into, in the order they are tried. */
+    private static List<Path> extractionDirs() {
+        List<Path> dirs = new ArrayList<>();
+        String explicit = System.getProperty("zcopy.tmpdir");
+        if (explicit != null) {
+            dirs.add(Path.of(explicit).toAbsolutePath().resolve("zcopy"));
+            return dirs;
+        }
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        if (xdg != null && Path.of(xdg).isAbsolute()) {
+            dirs.add(Path.of(xdg, "zcopy"));
+        } else {
+            dirs.add(Path.of(System.getProperty("user.home"), ".cache", "zcopy"));
+        }
+        dirs.add(Path.of(System.getProperty("java.io.tmpdir"), "zcopy-" + System.getProperty("user.name")));
+        return dirs;
+    }
+
     private static void loadFromJar(List<String> tried) throws IOException {
+        byte[] library;
         try (InputStream in = Native.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
                 throw new IOException("the jar has no " + RESOURCE);
             }
-            Path dir = Path.of(System.getProperty("zcopy.tmpdir", System.getProperty("java.io.tmpdir")));
-            Path tmp = Files.createTempFile(dir, "libzcopy_jni-", ".so");
+            library = in.readAllBytes();
+        }
+        byte[] hash = sha256(library);
+        String name = ZeroCopy.VERSION + "-" + HexFormat.of().formatHex(hash, 0, 8);
+        List<String> failures = new ArrayList<>();
+        for (Path base : extractionDirs()) {
+            Path file = base.resolve(name).resolve(System.mapLibraryName(LIBRARY));
             try {
-                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-                try {
-                    System.load(tmp.toAbsolutePath().toString());
-                } catch (UnsatisfiedLinkError e) {
-                    tried.add("(extracted to " + tmp + "; if that file system is mounted noexec, set -Dzcopy.tmpdir)");
-                    throw e;
-                }
-            } finally {
-                // Linux keeps a loaded library mapped after its file is deleted.
-                Files.deleteIfExists(tmp);
+                extract(library, hash, file);
+                System.load(file.toString());
+                tried.add("extracted to " + file);
+                return;
+            } catch (IOException | UnsatisfiedLinkError | SecurityException e) {
+                // The next directory may do: a read-only home, a file system mounted noexec.
+                failures.add(file + " (" + e + ")");
             }
+        }
+        tried.add("extracted to " + String.join(" and ", failures)
+                + " (set -Dzcopy.tmpdir to a directory of an exec-mounted file system)");
+        throw new IOException("no directory to extract the library to");
+    }
+
+    /** Makes {@code file} hold {@code library}, unless it does already; never a partial file. */
+    private static void extract(byte[] library, byte[] hash, Path file) throws IOException {
+        Path dir = file.getParent();
+        privateDir(dir.getParent());
+        privateDir(dir);
+        if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+                && Arrays.equals(hash, sha256(Files.readAllBytes(file)))) {
+            return;
+        }
+        Path tmp = Files.createTempFile(dir, "libzcopy_jni-", ".tmp"); // mode 0600
+        try {
+            Files.write(tmp, library);
+            Files.setPosixFilePermissions(tmp, LIBRARY_FILE);
+            // rename(2): another JVM sees the old file or this one, never a part of it.
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Creates {@code dir} with mode 0700, or checks that the one there is a directory (not a
+     * link) of this process's user that no other user can write to.
+     */
+    private static void privateDir(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
+                Files.setPosixFilePermissions(dir, PRIVATE_DIR);
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                // Another JVM made it first: checked below like any existing directory.
+            }
+        }
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(dir + " is not a directory");
+        }
+        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+        if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new IOException(dir + " is writable by other users (" + PosixFilePermissions.toString(mode) + ")");
+        }
+        // /proc/self belongs to the process's effective user.
+        Object self = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        Object owner = Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        if (!owner.equals(self)) {
+            throw new IOException(dir + " belongs to uid " + owner + ", not to this process's uid " + self);
+        }
+    }
+
+    private static byte[] sha256(byte[] data) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(data);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
         }
     }
 

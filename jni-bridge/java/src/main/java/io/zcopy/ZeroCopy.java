@@ -49,6 +49,17 @@ public final class ZeroCopy {
     private ZeroCopy() {}
 
     /**
+     * The version of this jar, e.g. {@code "0.1.0"}: the release's one version number, which the
+     * Python package ({@code zcopy.__version__}) and the C library ({@code zc_version()}) of the
+     * same release report too. Loads nothing; {@link #nativeVersion()} asks the native library.
+     *
+     * @return {@link #VERSION}
+     */
+    public static String version() {
+        return VERSION;
+    }
+
+    /**
      * Throws {@link NativeLibraryException} when the native library cannot be used here; returns
      * the library's version otherwise. Every other method checks this by itself.
      *
