@@ -16,7 +16,7 @@ use std::any::Any;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
-use crate::sys::{self, FdFlags, FdKind};
+use crate::sys::{self, FdFlags};
 use crate::transfer::{Descriptors, Direction};
 use crate::{Error, Result};
 
@@ -213,15 +213,6 @@ pub fn access(op: &'static str, fd: BorrowedFd<'_>) -> Result<Access> {
     })
 }
 
-/// Whether `fd` is a regular file (the kind on which no system call waits for another party).
-///
-/// # Errors
-///
-/// `EBADF` when `fd` is not open.
-pub fn is_regular_file(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    Ok(sys::fstat(fd.as_raw_fd())?.kind == FdKind::File)
-}
-
 /// Whether no system call on `fd` waits for another party: a seekable descriptor (regular
 /// files, block devices, `/dev/null`, `/dev/zero`) waits only for the disk, never for a reader or
 /// writer. Pipes, sockets, FIFOs and terminals cannot seek. One `lseek` by 0, which only reads the
@@ -310,9 +301,7 @@ mod tests {
         let f = tempfile::tempfile().unwrap();
         let a = access("t", f.as_fd()).unwrap();
         assert!(a.readable && a.writable && !a.append);
-        assert!(is_regular_file(f.as_fd()).unwrap());
         let (s, _t) = std::os::unix::net::UnixStream::pair().unwrap();
-        assert!(!is_regular_file(s.as_fd()).unwrap());
         assert!(never_waits(f.as_fd()) && !never_waits(s.as_fd()));
         let null = std::fs::File::options().write(true).open("/dev/null").unwrap();
         assert!(never_waits(null.as_fd()), "a character device that can seek");

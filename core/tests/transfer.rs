@@ -791,3 +791,46 @@ fn a_caught_sigpipe_needs_no_shield() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn limit_checks_a_request_against_a_peer_without_a_descriptor_and_moves_nothing() {
+    let (s, src) = file_with(&pattern(1000));
+    let kind = |r: zcopy::Result<u64>| r.unwrap_err().kind();
+    let to = |position, count| TransferRequest::to(position, count);
+    // The count, clamped at the end of the file, as run() clamps it.
+    assert_eq!(to(0, 10).limit(src.as_fd(), true).unwrap(), 10);
+    assert_eq!(to(900, 500).limit(src.as_fd(), true).unwrap(), 100);
+    assert_eq!(to(5000, 10).limit(src.as_fd(), true).unwrap(), 0);
+    assert_eq!(to(1, i64::MAX).limit(src.as_fd(), true).unwrap(), 999);
+    // A file that reports size 0 is read until it ends: no clamp.
+    let proc_file = File::open("/proc/self/status").unwrap();
+    assert_eq!(to(0, 1 << 20).limit(proc_file.as_fd(), true).unwrap(), 1 << 20);
+    // transfer_from: the count, kept inside a 64-bit offset; never clamped by the file's size.
+    let from = |position, count| TransferRequest::from(position, count);
+    assert_eq!(from(0, 1 << 40).limit(src.as_fd(), true).unwrap(), 1 << 40);
+    assert_eq!(
+        from(10, i64::MAX).limit(src.as_fd(), true).unwrap(),
+        i64::MAX as u64 - 10
+    );
+    // The JDK's order: the file open, the peer open, the file's access, then the values.
+    assert_eq!(kind(to(-1, 10).limit(closed_fd(), false)), ErrorKind::Closed);
+    assert_eq!(kind(to(-1, 10).limit(src.as_fd(), false)), ErrorKind::Closed);
+    let wo = File::options().write(true).open(s.path()).unwrap();
+    assert_eq!(kind(to(-1, 10).limit(wo.as_fd(), true)), ErrorKind::NotReadable);
+    let ro = File::open(s.path()).unwrap();
+    assert_eq!(kind(from(-1, 10).limit(ro.as_fd(), true)), ErrorKind::NotWritable);
+    assert_eq!(
+        kind(to(-1, 10).limit(src.as_fd(), true)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(to(0, -1).limit(src.as_fd(), true)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(from(0, 1).header(b"h").limit(src.as_fd(), true)),
+        ErrorKind::InvalidArgument
+    );
+    // Nothing moved, and the file position is untouched.
+    assert_eq!(position(&src), 0);
+}

@@ -23,8 +23,7 @@
 //! the non-blocking side was full, and for a transfer with a header whether the header is still
 //! short.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
+use std::os::fd::{BorrowedFd, RawFd};
 
 use jni::objects::{JByteArray, JObject};
 use jni::sys::{jboolean, jint, jlong};
@@ -308,57 +307,6 @@ fn header_bytes<'s>(
 /// Headers up to this size are copied to the stack (a typical response header is ~150 bytes).
 const HEADER_STACK: usize = 1024;
 
-/// The descriptor that stands in the core's checks for a channel without one (a user's own
-/// channel, a stream wrapper): while the channel is open, one open for reading and writing,
-/// which the checks only ask for its access mode; once it is closed, a number that is never
-/// open, which the core reports as closed in its own order.
-fn stand_in(open: jboolean) -> Result<BorrowedFd<'static>> {
-    static DEV_NULL: OnceLock<Option<OwnedFd>> = OnceLock::new();
-    if !open {
-        // SAFETY: `fd_number(-1)` is a number no process has open: system calls on it fail
-        // with EBADF, which the core reports as a closed descriptor.
-        return Ok(unsafe { zcopy::binding::borrow_fd(zcopy::binding::fd_number(-1)) });
-    }
-    let dev_null = DEV_NULL.get_or_init(|| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .ok()
-            .map(OwnedFd::from)
-    });
-    dev_null.as_ref().map(|fd| fd.as_fd()).ok_or_else(|| {
-        Failure::Throw(
-            "java/io/IOException",
-            Some("zcopy: /dev/null cannot be opened".into()),
-        )
-    })
-}
-
-/// `FileChannel.transferTo`'s end-of-file clamp (JDK 21+): nothing from a position at or past
-/// the end, at most up to the end, but no clamp for a file that reports size 0 (procfs files),
-/// which is read until it ends.
-///
-/// The core applies this rule inside its routes, where the kernel finds the end of the file; it
-/// has no entry that checks a request and returns its clamped count without moving bytes, which
-/// the Java loop needs, so the bridge reads the size itself.
-fn end_of_file_clamp(fd: BorrowedFd<'_>, position: jlong, count: jlong) -> Result<jlong> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes one `struct stat` into the buffer and touches nothing else; the
-    // descriptor is borrowed for the call.
-    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
-        let source = std::io::Error::last_os_error();
-        return Err(Failure::Core(zcopy::Error::Io { op: "fstat", source }));
-    }
-    // SAFETY: fstat succeeded, so it filled the buffer.
-    let size = unsafe { st.assume_init() }.st_size;
-    Ok(if size > 0 {
-        count.min(size.saturating_sub(position).max(0))
-    } else {
-        count
-    })
-}
-
 natives! {
     /// `Native.transfer(boolean to, FileChannel file, Channel other, long position, long count,
     /// int method, int flags, byte[] header, int headerOffset, int headerLength)`: a transfer
@@ -402,26 +350,18 @@ natives! {
         let file = Channel::require(e, &file, "the file")?;
         // F_GETFL and fstat never block: the close lock guards them.
         file.with_fd(e, op_name(dir, false), |fd| {
-            let (source, target) = source_target(dir, fd, stand_in(other_open)?);
-            // A count of 0 moves nothing; a negative one still reaches the core's check.
-            request(dir, position, count.min(0)).run(source, target)?;
-            match dir {
-                Direction::To => end_of_file_clamp(fd, position, count),
-                Direction::From => Ok(count),
-            }
+            let limit = request(dir, position, count).limit(fd, other_open)?;
+            Ok(jlong::try_from(limit).unwrap_or(jlong::MAX))
         })
     }
 
-    /// `Native.isRegularFile(FileChannel)`: whether the channel's descriptor is a regular file,
-    /// the kind of file on which no system call of a transfer blocks indefinitely (a FIFO or a
-    /// terminal opened as a `FileChannel` would). `fstat` never blocks: the close lock guards
-    /// it.
-    fn is_regular_file = "isRegularFile"(e, channel: JObject<'l>) -> jboolean {
+    /// `Native.neverWaits(FileChannel)`: whether no system call of a transfer on the channel's
+    /// descriptor can wait for another party (a seekable one: regular files, block devices,
+    /// `/dev/null`; a FIFO or a terminal opened as a `FileChannel` could block indefinitely).
+    /// `lseek` never blocks: the close lock guards it.
+    fn never_waits = "neverWaits"(e, channel: JObject<'l>) -> jboolean {
         let ch = Channel::require(e, &channel, "the channel")?;
-        ch.with_fd(e, "is_regular_file", |fd| {
-            zcopy::binding::is_regular_file(fd)
-                .map_err(|source| Failure::Core(zcopy::Error::Io { op: "fstat", source }))
-        })
+        ch.with_fd(e, "never_waits", |fd| Ok(zcopy::binding::never_waits(fd)))
     }
 
     /// `Native.closeLocksAvailable()`: whether this JDK's channels have the close lock that the

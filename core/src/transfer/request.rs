@@ -273,6 +273,41 @@ impl<'h> TransferRequest<'h> {
         Ok(record(total))
     }
 
+    /// The checks of [`run`](Self::run), in the same order, for a transfer between `file` and a
+    /// peer that has no descriptor (a language-level stream or channel, which the binding moves
+    /// bytes to or from itself), moving nothing: `peer_open` answers the peer's open check.
+    /// Returns the most bytes the request may move: the count, kept inside a 64-bit file offset,
+    /// and for a transfer to clamped at the end of the file as `run` clamps it (a file that
+    /// reports size 0 is not clamped: it is read until it ends).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] (the file, then the peer), [`Error::NotReadable`] or
+    /// [`Error::NotWritable`] (the file), [`Error::InvalidArgument`] for a negative position or
+    /// count or a header on a transfer from.
+    pub fn limit(&self, file: BorrowedFd<'_>, peer_open: bool) -> Result<u64> {
+        let op = self.op();
+        let flags = sys::FdFlags::get(file.as_raw_fd()).map_err(|_| Error::closed_descriptor(op))?;
+        if !peer_open {
+            return Err(Error::closed_descriptor(op));
+        }
+        match self.dir {
+            Direction::To if !flags.readable() => return Err(Error::NotReadable { op }),
+            Direction::From if !flags.writable() => return Err(Error::NotWritable { op }),
+            _ => {}
+        }
+        let (position, count) = self.checked_values()?;
+        if self.dir == Direction::From {
+            return Ok(count);
+        }
+        let size = sys::fstat(file.as_raw_fd()).map_err(|e| Error::os(op, e))?.size;
+        Ok(if size > 0 {
+            count.min(size.saturating_sub(position))
+        } else {
+            count
+        })
+    }
+
     fn op(&self) -> &'static str {
         match (self.dir, self.header.is_empty()) {
             (Direction::To, true) => "transfer_to",
@@ -284,14 +319,28 @@ impl<'h> TransferRequest<'h> {
     /// The checked (position, count): descriptors first, in the JDK's order, when a value is
     /// negative; then the count kept inside a 64-bit file offset.
     fn checked_range(&self, job: &Job<'_>) -> Result<(u64, u64)> {
+        self.check_header()?;
+        if self.position < 0 || self.count < 0 {
+            job.classify()?;
+        }
+        self.checked_values()
+    }
+
+    fn check_header(&self) -> Result<()> {
         if self.dir == Direction::From && !self.header.is_empty() {
             return Err(Error::invalid(
                 self.op(),
                 "a header goes ahead of a transfer to a socket only",
             ));
         }
+        Ok(())
+    }
+
+    /// The (position, count) as unsigned values, the count kept inside a 64-bit file offset;
+    /// [`Error::InvalidArgument`] for a negative one or a header on a transfer from.
+    fn checked_values(&self) -> Result<(u64, u64)> {
+        self.check_header()?;
         if self.position < 0 || self.count < 0 {
-            job.classify()?;
             let (what, value) = if self.position < 0 {
                 ("position", self.position)
             } else {

@@ -13,7 +13,8 @@ import java.util.WeakHashMap;
  *   <li>{@link Native#GUARD_LOCK}: the native side holds each channel's close lock (the monitor
  *       {@code AbstractInterruptibleChannel.close()} runs under) around each system call, so a
  *       concurrent {@code close()} waits for it. No system call of its own. Only where no system
- *       call can block indefinitely, or {@code close()} would hang with it: regular files,
+ *       call can block indefinitely, or {@code close()} would hang with it: seekable files
+ *       (regular files, block devices, {@code /dev/null}),
  *       selectable channels in non-blocking mode (whose {@code blockingLock()} the caller holds
  *       meanwhile, so the mode cannot change), and blocking ones on a virtual thread once the JDK
  *       made their descriptor non-blocking for good (the native side checks that);
@@ -27,15 +28,15 @@ final class DescriptorGuard {
     private static final boolean LOCKS = Native.isLoaded() && Native.closeLocksAvailable();
 
     /**
-     * Which file channels are regular files, per thread (no locking on the hot path); the kind of
-     * an open descriptor never changes, and the map forgets channels that were collected.
+     * Which file channels never wait (are seekable), per thread (no locking on the hot path); the
+     * kind of an open descriptor never changes, and the map forgets channels that were collected.
      */
-    private static final ThreadLocal<Map<FileChannel, Boolean>> REGULAR = ThreadLocal.withInitial(WeakHashMap::new);
+    private static final ThreadLocal<Map<FileChannel, Boolean>> SEEKABLE = ThreadLocal.withInitial(WeakHashMap::new);
 
     private DescriptorGuard() {}
 
     /**
-     * Whether the close-lock guard may cover this file channel: a regular file, where no system
+     * Whether the close-lock guard may cover this file channel: a seekable file, where no system
      * call blocks indefinitely (a FIFO or a terminal opened as a {@code FileChannel} could).
      * False when it cannot be told (a closed channel): the duplicate guard then reports it.
      */
@@ -43,16 +44,16 @@ final class DescriptorGuard {
         if (!LOCKS) {
             return false;
         }
-        Map<FileChannel, Boolean> known = REGULAR.get();
-        Boolean regular = known.get(ch);
-        if (regular == null) {
+        Map<FileChannel, Boolean> known = SEEKABLE.get();
+        Boolean seekable = known.get(ch);
+        if (seekable == null) {
             try {
-                regular = Native.isRegularFile(ch);
+                seekable = Native.neverWaits(ch);
             } catch (IOException e) {
                 return false;
             }
-            known.put(ch, regular);
+            known.put(ch, seekable);
         }
-        return regular;
+        return seekable;
     }
 }

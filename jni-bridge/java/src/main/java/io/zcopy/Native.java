@@ -284,7 +284,7 @@ final class Native {
     static native long transferLimit(boolean to, Object file, boolean otherOpen, long position, long count)
             throws IOException;
 
-    static native boolean isRegularFile(Object channel) throws IOException;
+    static native boolean neverWaits(Object channel) throws IOException;
 
     static native boolean closeLocksAvailable();
 

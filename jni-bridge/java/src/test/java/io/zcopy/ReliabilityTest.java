@@ -21,6 +21,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Future;
@@ -436,6 +437,24 @@ class ReliabilityTest {
     }
 
     /**
+     * A {@code FileChannel} on a seekable device ({@code /dev/null}) never waits either: it takes
+     * the close-lock guard, so a 4 KiB transfer to it makes one system call, the sendfile (the
+     * access modes are the channels' own), not the duplicate guard's three more.
+     */
+    @Test
+    void aSeekableDeviceTakesTheCloseLockGuard() throws Exception {
+        Path p = file(dir, "src", 1 << 20);
+        try (FileChannel src = open(p, "r");
+                FileChannel sink = FileChannel.open(Path.of("/dev/null"), StandardOpenOption.WRITE)) {
+            ZeroCopy.transferTo(src, 0, 4096, sink); // the first call probes the route
+            assertEquals(4096, ZeroCopy.transferTo(src, 4096, 4096, sink));
+            Transfer t = ZeroCopy.lastTransfer();
+            assertEquals(TransferMethod.SENDFILE, t.method(), t.toString());
+            assertEquals(1, t.syscalls(), t.toString());
+        }
+    }
+
+    /**
      * A transfer blocked on a full pipe: closing the target channel and the pipe's reading end
      * ends it with AsynchronousCloseException (JDK 25's rule for a channel closed during a
      * transfer).
@@ -609,7 +628,7 @@ class ReliabilityTest {
             assertThrows(IndexOutOfBoundsException.class,
                     () -> Native.transfer(true, null, null, 0, 1, 0, flags, new byte[2], 1, 2));
         }
-        assertThrows(IllegalArgumentException.class, () -> Native.isRegularFile("not a channel"));
+        assertThrows(IllegalArgumentException.class, () -> Native.neverWaits("not a channel"));
         assertThrows(IllegalArgumentException.class, () -> Native.transferLimit(true, "not a channel", true, 0, 1));
         assertThrows(UnsupportedOperationException.class, () -> Native.regionMap(null, 9, 0, 0, true));
     }
