@@ -159,3 +159,32 @@ fn files_on_tmpfs_get_sendfile() {
         assert_eq!(method, TransferMethod::Sendfile);
     }
 }
+
+/// A route remembered for an append-mode target (a copy: the in-kernel copies refuse
+/// `O_APPEND`) does not stay with the descriptor number once it names the same file opened
+/// without `O_APPEND` (same number, same inode: what a freed and reused inode looks like too).
+#[test]
+fn a_route_remembered_for_an_append_target_does_not_outlive_the_flag() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let data = pattern(200_000);
+    let (_s, src) = file_with(&data);
+    let (d, _) = file_with(b"");
+    // One fixed number for both descriptors, far above what the other tests open.
+    const NUMBER: i32 = 977;
+    let at_number = |f: File| {
+        // SAFETY: dup2 takes two numbers and no pointer; NUMBER is this test's own.
+        assert_eq!(unsafe { libc::dup2(f.as_raw_fd(), NUMBER) }, NUMBER);
+        // SAFETY: dup2 just opened NUMBER, and nothing else owns it.
+        unsafe { OwnedFd::from_raw_fd(NUMBER) }
+    };
+    let appending = at_number(File::options().append(true).open(d.path()).unwrap());
+    let t = transfer_to(src.as_fd(), 0, 100_000, appending.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (100_000, TransferMethod::MmapWrite));
+    drop(appending);
+    let plain = at_number(File::options().write(true).open(d.path()).unwrap());
+    let t = transfer_to(src.as_fd(), 100_000, 100_000, plain.as_fd()).unwrap();
+    assert_eq!((t.bytes, t.method), (100_000, TransferMethod::CopyFileRange));
+    let t = transfer_to(src.as_fd(), 0, 100, plain.as_fd()).unwrap();
+    assert_eq!(t.method, TransferMethod::CopyFileRange);
+    assert_eq!(t.syscalls, 1, "the plain target's own route is remembered");
+}

@@ -41,16 +41,22 @@ def loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
         loop.close()
 
 
-async def serve_and_fetch(site: Path, requests: list[tuple[str, dict[str, str]]]) -> list[Any]:
-    """Serves ``site`` with ``add_static`` and makes ``requests`` (path, headers) in order on
-    one keep-alive connection; returns ``(status, headers, body, zcopy.last_transfer())``."""
+async def serve_static(site: Path) -> tuple[web.AppRunner, int]:
+    """Serves ``site`` under ``/static`` with ``add_static`` on a free port; returns the runner
+    (``await runner.cleanup()`` stops it) and the port."""
     app = web.Application()
     app.router.add_static("/static", site)
     runner = web.AppRunner(app)
     await runner.setup()
-    site_ = web.TCPSite(runner, "127.0.0.1", 0)
-    await site_.start()
-    port = site_._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    return runner, tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+async def serve_and_fetch(site: Path, requests: list[tuple[str, dict[str, str]]]) -> list[Any]:
+    """Serves ``site`` and makes ``requests`` (path, headers) in order on one keep-alive
+    connection; returns ``(status, headers, body, zcopy.last_transfer())``."""
+    runner, port = await serve_static(site)
     results = []
     try:
         async with aiohttp.ClientSession() as session:
@@ -100,13 +106,7 @@ def test_static_ranges_and_keep_alive(loop: Any, site: Path) -> None:
 
 def test_many_concurrent_requests(loop: Any, site: Path) -> None:
     async def main() -> list[tuple[str, bytes]]:
-        app = web.Application()
-        app.router.add_static("/static", site)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        tcp = web.TCPSite(runner, "127.0.0.1", 0)
-        await tcp.start()
-        port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner, port = await serve_static(site)
         try:
             async with aiohttp.ClientSession() as session:
 

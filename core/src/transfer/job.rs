@@ -87,6 +87,13 @@ impl<'a> Job<'a> {
         sys::fstat(fd.as_raw_fd()).map_err(|e| Error::os(self.op(), e))
     }
 
+    /// Whether the target was opened `O_APPEND` (one counted `fcntl`; false when it cannot be
+    /// told, which the transfer itself then reports).
+    pub(super) fn target_appends(&self) -> bool {
+        self.tick(1);
+        sys::FdFlags::get(self.dst.as_raw_fd()).is_ok_and(|f| f.append())
+    }
+
     /// The descriptor on the far side of the file: the target of `To`, the source of `From`.
     pub(super) fn stream(&self) -> BorrowedFd<'a> {
         match self.dir {

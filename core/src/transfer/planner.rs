@@ -26,27 +26,36 @@ use crate::{Error, Result};
 
 /// What is remembered of a descriptor: the route for large and for small transfers (none where
 /// only the last resort was left: that choice depends on the source, not on this descriptor),
-/// and the low bits of its inode.
+/// the low bits of its inode, and whether it was an append-mode target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Hint {
     large: Option<Route>,
     small: Option<Route>,
     ino: u64,
+    /// The routes were chosen for an `O_APPEND` target (no in-kernel copy). That is a flag of
+    /// the open descriptor, not of the file: the same file, or a new one that reuses a freed
+    /// inode number under the same descriptor number, opened without it must not keep the slower
+    /// routes, so such a hint is checked with one `fcntl` before each use.
+    append: bool,
 }
 
-const INO_BITS: u32 = 48;
+const INO_BITS: u32 = 47;
 
 impl Hint {
     fn pack(self) -> u64 {
         let code = |r: Option<Route>| u64::from(r.map_or(0, |r| r as u8));
-        code(self.large) | code(self.small) << 8 | (self.ino & ((1 << INO_BITS) - 1)) << 16
+        code(self.large)
+            | code(self.small) << 8
+            | u64::from(self.append) << 16
+            | (self.ino & ((1 << INO_BITS) - 1)) << 17
     }
 
     fn unpack(v: u64) -> Option<Hint> {
         let hint = Hint {
             large: Route::from_u8(v as u8),
             small: Route::from_u8((v >> 8) as u8),
-            ino: v >> 16,
+            append: v >> 16 & 1 == 1,
+            ino: v >> 17,
         };
         (hint.large.is_some() || hint.small.is_some()).then_some(hint)
     }
@@ -167,6 +176,7 @@ fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
                             large: l.and_then(keep),
                             small: s.and_then(keep),
                             ino: plan.stream_ino,
+                            append: plan.pair.append,
                         }),
                     );
                 }
@@ -188,9 +198,12 @@ fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
 /// Whether a hint still belongs to the descriptor. Hints are keyed by descriptor number, and a
 /// number is reused for all kinds of files and sockets. For large transfers one `fstat` (400 ns
 /// against tens of microseconds) compares the inode; small ones trust the hint (a stale one costs
-/// a slower route or a failed call, never a wrong result).
+/// a slower route or a failed call, never a wrong result). A hint made for an append-mode target
+/// holds only while the target still appends (one `fcntl`): a faster route tried on an append
+/// target fails and re-plans, but a slower one on a plain target would work, and stay.
 fn still_fits(job: &Job<'_>, hint: Hint, large: bool) -> bool {
-    !large || job.fstat(job.stream()).is_ok_and(|st| hint.same_inode(st.ino))
+    (!large || job.fstat(job.stream()).is_ok_and(|st| hint.same_inode(st.ino)))
+        && (!hint.append || job.target_appends())
 }
 
 fn run_forced(job: &Job<'_>, method: TransferMethod) -> Result<Transfer> {
@@ -294,4 +307,32 @@ fn plan(job: &Job<'_>) -> Result<Option<Plan>> {
         Direction::From => src.ino,
     };
     Ok(Some(Plan { pair, stream_ino }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_keeps_its_routes_inode_bits_and_append_flag_in_one_word() {
+        let hint = Hint {
+            large: Some(Route::MmapWrite),
+            small: Some(Route::ReadWrite),
+            ino: (1 << INO_BITS) - 1,
+            append: true,
+        };
+        assert_eq!(Hint::unpack(hint.pack()), Some(hint));
+        let plain = Hint {
+            large: None,
+            small: Some(Route::Sendfile),
+            ino: 12345,
+            append: false,
+        };
+        assert_eq!(Hint::unpack(plain.pack()), Some(plain));
+        assert!(
+            plain.same_inode(12345 | 1 << INO_BITS),
+            "only the low bits are kept"
+        );
+        assert_eq!(Hint::unpack(0), None, "no route: nothing remembered");
+    }
 }
