@@ -55,8 +55,8 @@ import java.util.Map;
  * whenever the socket has room again. Per request the Java work is small: parsed request heads
  * are memoised, each loop keeps its open files with their response headers, and a cached file is
  * checked with one {@code stat} per request (device, inode, size, modification time), so a
- * changed or replaced file is never served stale. SIGPIPE is set to "ignore", as nginx does: the
- * JVM never dies of it anyway, and zcopy's core then does not block it around every transfer.
+ * changed or replaced file is never served stale. SIGPIPE is set to "ignore", as nginx does (the
+ * JVM's own handler already makes it harmless).
  */
 public final class HttpFileServer {
     private HttpFileServer() {}
@@ -138,11 +138,12 @@ public final class HttpFileServer {
     }
 
     /**
-     * SIGPIPE to "ignore", as nginx does. The JVM catches SIGPIPE with a handler that ignores it,
-     * which zcopy's core cannot tell from a handler that would act on it, so it blocks the signal
-     * around every transfer (two system calls); with SIG_IGN it does not. sun.misc.Signal is a
+     * SIGPIPE to "ignore", as nginx does. Not needed for safety: the JVM catches SIGPIPE with a
+     * handler that ignores it, so a client that goes away is an IOException either way, and
+     * zcopy's core blocks the signal around a transfer only when it has its default action. With
+     * SIG_IGN the kernel drops the signal instead of running that handler. sun.misc.Signal is a
      * supported internal API (module jdk.unsupported), called by reflection so the example builds
-     * warning-free; where it is missing, nothing changes but the cost.
+     * warning-free; where it is missing, the JVM's handler stays, which is as safe.
      */
     static void ignoreSigpipe() {
         try {
