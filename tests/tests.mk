@@ -43,7 +43,7 @@ TEST_TARGETS += test-cross
 test-cross: xfs-deps http-deps $(CROSS_OUT)/map_tool $(filter c-build py-build java-build java-examples java-bench-build,$(BUILD_TARGETS) $(HTTP_SERVER_TARGETS))
 	cd tests/cross && $(VPY) -m pytest -q -p no:cacheprovider -rs test_cross.py
 
-# The showcase (issue 7): `make demo` runs it after building everything.
+# The showcase: `make demo` runs it after building everything.
 DEMO_TARGETS += showcase
 # matplotlib draws the showcase's chart (PNG) for README.
 demo-deps: py-build

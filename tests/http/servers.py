@@ -20,8 +20,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 JAVA = os.environ.get("JAVA", shutil.which("java") or "java")
-JAR = ROOT / "jni-bridge" / "target" / "zcopy.jar"
 EXAMPLES_JAR = ROOT / "java-examples" / "target" / "zcopy-examples.jar"
+
+
+def _zcopy_jar() -> Path:
+    """The io.zcopy:zcopy jar the examples were built against (`make java-examples` resolves it
+    from dist/maven into the examples' own Maven repository), else the build tree's."""
+    resolved = sorted((ROOT / "java-examples" / "target" / "m2" / "io" / "zcopy" / "zcopy").glob("*/zcopy-*.jar"))
+    jars = [j for j in resolved if not j.name.endswith(("-sources.jar", "-javadoc.jar"))]
+    return jars[-1] if jars else ROOT / "jni-bridge" / "target" / "zcopy.jar"
+
+
+JAR = _zcopy_jar()
 # The benchmark artifact: JMH benchmarks and the showcase runner io.zcopy.bench.Runner.
 BENCH_JAR = ROOT / "jni-bridge" / "bench" / "target" / "zcopy-bench.jar"
 

@@ -162,7 +162,7 @@ final class Transfers {
 
         /**
          * The call under its descriptor guard (see {@link DescriptorGuard}): the close locks for a
-         * regular file with a regular file or with a non-blocking channel (whose blocking mode is
+         * file that can seek with another such file or with a non-blocking channel (whose blocking mode is
          * held still by its {@code blockingLock()} for the call), duplicates otherwise.
          */
         long guarded() throws IOException {

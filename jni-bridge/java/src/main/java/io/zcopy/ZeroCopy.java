@@ -79,10 +79,11 @@ public final class ZeroCopy {
      *
      * <ol>
      *   <li>{@code mode == null}: {@link NullPointerException} ("Mode is null");
+     *   <li>an unknown mode: {@link UnsupportedOperationException} (the JDK looks at the mode
+     *       before the channel too);
      *   <li>channel closed: {@link ClosedChannelException};
      *   <li>{@code position < 0}, {@code size < 0}, {@code position + size} overflowing:
      *       {@link IllegalArgumentException};
-     *   <li>an unknown mode: {@link UnsupportedOperationException};
      *   <li>a mode other than READ_ONLY on a channel not open for writing:
      *       {@link NonWritableChannelException} (PRIVATE too, as the JDK requires); a channel not
      *       open for reading: {@link NonReadableChannelException};

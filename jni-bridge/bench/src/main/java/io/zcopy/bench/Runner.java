@@ -29,10 +29,10 @@ import java.util.Map;
  * {@link ZeroCopy#transferFrom} and prints its size, SHA-256 and the kernel path.
  *
  * <pre>
- * java -cp zcopy.jar io.zcopy.bench.Runner --src FILE --size BYTES --target file:PATH|socket:HOST:PORT
+ * java -cp zcopy-bench.jar io.zcopy.bench.Runner --src FILE --size BYTES --target file:PATH|socket:HOST:PORT
  *      --strategy NAME --rounds N
- * java -cp zcopy.jar io.zcopy.bench.Runner --strategy list
- * java -cp zcopy.jar io.zcopy.bench.Runner --fetch http://127.0.0.1:8080/file
+ * java -cp zcopy-bench.jar io.zcopy.bench.Runner --strategy list
+ * java -cp zcopy-bench.jar io.zcopy.bench.Runner --fetch http://127.0.0.1:8080/file
  * </pre>
  */
 public final class Runner {
