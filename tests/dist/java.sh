@@ -35,6 +35,12 @@ jar_tool=("$JAVA17_HOME/bin/jar")
 grep -qx 'io/zcopy/ZeroCopy.java' "$WORK/sources.list" || { echo "the sources jar has no ZeroCopy.java" >&2; exit 1; }
 if grep -q '\.so$' "$WORK/sources.list"; then echo "the sources jar holds a library" >&2; exit 1; fi
 grep -qx 'io/zcopy/ZeroCopy.html' "$WORK/javadoc.list" || { echo "the javadoc jar has no ZeroCopy.html" >&2; exit 1; }
+# The library alone: io.zcopy's classes, its native library and Maven's metadata; no benchmark
+# (io.zcopy.bench), test or example class.
+"${jar_tool[@]}" tf "$zjar" > "$WORK/jar.list"
+stray=$(grep -v -e '/$' -e '^io/zcopy/[A-Za-z0-9$]*\.class$' -e '^META-INF/' "$WORK/jar.list" || true)
+[ -z "$stray" ] || { echo "the jar holds more than the library: $stray" >&2; exit 1; }
+grep -qx 'io/zcopy/ZeroCopy.class' "$WORK/jar.list" || { echo "the jar has no io/zcopy/ZeroCopy.class" >&2; exit 1; }
 (cd "$WORK" && "${jar_tool[@]}" xf "$dir/zcopy-$VERSION.jar" META-INF/native/linux-x86_64/libzcopy_jni.so)
 mv "$WORK/META-INF/native/linux-x86_64/libzcopy_jni.so" "$WORK/libzcopy_jni.so" && rm -rf "$WORK/META-INF"
 if grep -q -e '\.symtab' -e '\.debug_' <<< "$(readelf -S "$WORK/libzcopy_jni.so")"; then
