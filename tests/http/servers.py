@@ -76,6 +76,10 @@ def specs() -> list[ServerSpec]:
     return out
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 LISTEN = re.compile(rb"listening on (?:http://)?([0-9.]+):([0-9]+)")
 
 
@@ -88,6 +92,10 @@ class Running:
             spec.command + ["--root", str(root), "--port", str(port)] + (extra or []),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **spec.env},
             start_new_session=True,
+            # A shell runs background jobs with SIGINT ignored, and the JVM keeps an inherited
+            # SIG_IGN (it installs no handler then): the servers start with it at its default,
+            # as from a terminal.
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + 60
         assert self.proc.stdout is not None
