@@ -70,3 +70,18 @@ def test_readme_example_runs(tmp_path, lang, code):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     print(r.stdout)
+
+
+def test_the_readmes_benchmark_tables_are_generated_copies():
+    """A README's copy of a BENCHMARKS.md section is what `tests/benchmarks_md.py --sync` writes
+    from BENCHMARKS.md as it is: no figure in a README is edited by hand."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        import benchmarks_md
+    finally:
+        sys.path.pop(0)
+    doc = (ROOT / "BENCHMARKS.md").read_text()
+    stale = [str(p.relative_to(ROOT)) for p, text in benchmarks_md.render_copies(doc).items() if text != p.read_text()]
+    assert not stale, f"run `python3 tests/benchmarks_md.py --sync`: {stale}"
+    copies = sum(p.read_text().count("<!-- copy of BENCHMARKS.md:") for p in benchmarks_md.COPIES if p.exists())
+    assert copies >= 2, "the asyncio and virtual-thread tables are shown beside their features"
