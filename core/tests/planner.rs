@@ -42,18 +42,63 @@ fn a_loopback_peer_gets_mmap_write_for_large_transfers_and_sendfile_for_small_on
     assert_eq!(&got[data.len() + 4096 + (1 << 20)..], &data[tail as usize..]);
 }
 
-/// An AF_UNIX peer takes page references: `splice` through a large pipe for large transfers,
-/// `sendfile` (one call) for small ones.
+/// An event loop's socket (non-blocking) to a loopback peer keeps `sendfile`: one thread serves
+/// many such sockets in turns, and their readers share the page cache's pages where a copy
+/// would fill socket buffers read later, cold.
 #[test]
-fn an_af_unix_peer_gets_splice_for_large_transfers_and_sendfile_for_small_ones() {
+fn a_non_blocking_loopback_peer_keeps_sendfile() {
+    let data = pattern(1 << 20);
+    let (_s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    client.set_nonblocking(true).unwrap();
+    let reader = drain(server);
+    let mut sent = 0u64;
+    while sent < data.len() as u64 {
+        let t = transfer_to(src.as_fd(), sent, data.len() as u64 - sent, client.as_fd()).unwrap();
+        assert_eq!(t.method, TransferMethod::Sendfile, "after {sent} bytes");
+        sent += t.bytes;
+        if t.would_block {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    drop(client);
+    assert_eq!(reader.join().unwrap(), data);
+}
+
+/// An AF_UNIX peer behind a blocking socket is a peer on this host: the sender copies once from
+/// a mapping for large transfers; small ones take one `sendfile`. Behind a non-blocking socket
+/// (an event loop's) large transfers take page references through this thread's 1 MiB pipe.
+#[test]
+fn an_af_unix_peer_gets_mmap_write_when_blocking_and_splice_when_not() {
     let data = pattern(2 << 20);
     let (_s, src) = file_with(&data);
     let (a, b) = UnixStream::pair().unwrap();
     let reader = drain(b);
     let t = transfer_all(src.as_fd(), 0, data.len() as u64, a.as_fd()).unwrap();
-    assert_eq!((t.bytes, t.method), (data.len() as u64, TransferMethod::Splice));
+    assert_eq!(
+        (t.bytes, t.method),
+        (data.len() as u64, TransferMethod::MmapWrite)
+    );
     let t = transfer_to(src.as_fd(), 0, 4096, a.as_fd()).unwrap();
     assert_eq!((t.bytes, t.method), (4096, TransferMethod::Sendfile));
+    drop(a);
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..data.len()], &data[..]);
+
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let reader = drain(b);
+    let mut sent = 0u64;
+    while sent < data.len() as u64 {
+        let t = transfer_to(src.as_fd(), sent, data.len() as u64 - sent, a.as_fd()).unwrap();
+        if t.bytes > 0 {
+            assert_eq!(t.method, TransferMethod::Splice, "after {sent} bytes");
+        }
+        sent += t.bytes;
+        if t.would_block {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
     drop(a);
     let got = reader.join().unwrap();
     assert_eq!(&got[..data.len()], &data[..]);

@@ -34,9 +34,9 @@ DATA = pattern(1024 * 17 * 64 + 1)
 BUF_SIZE = 4096
 # What last_transfer() reads after forget_last_transfer(): a transfer of nothing (two checks).
 NONE = zcopy.Transfer(0, "none", False, 2)
-# The planner's routes to a peer on this host (loopback): a copy from a mapping for large steps,
-# sendfile for small ones (the last step of a transfer may be either).
-LOCAL_ROUTES = ("mmap+write", "sendfile")
+# The planner's route to a peer on this host (loopback) behind an event loop's non-blocking
+# socket: sendfile, for large steps too (a copy from a mapping is for blocking sockets).
+LOCAL_ROUTES = ("sendfile",)
 
 
 # --- the flavours ---------------------------------------------------------------------------

@@ -115,6 +115,10 @@ impl FdFlags {
     pub(crate) fn append(self) -> bool {
         self.0 & libc::O_APPEND != 0
     }
+
+    pub(crate) fn nonblocking(self) -> bool {
+        self.0 & libc::O_NONBLOCK != 0
+    }
 }
 
 /// Waits until `fd` is ready for `events` (`POLLIN`/`POLLOUT`), with no timeout.

@@ -299,6 +299,7 @@ fn plan(job: &Job<'_>) -> Result<Option<Plan>> {
         dst: dst.kind,
         sized_file: src.kind == FdKind::File && src.size > 0,
         append: job.dir == Direction::To && dst_flags.append(),
+        nonblocking: dst_flags.nonblocking(),
         fs,
         peer,
     };

@@ -34,6 +34,9 @@ pub(crate) struct Pair {
     pub(crate) fs: FsClass,
     /// Where a socket target's peer is.
     pub(crate) peer: PeerClass,
+    /// The target is non-blocking (`O_NONBLOCK`): an event loop's socket, one of many that one
+    /// thread serves in turns.
+    pub(crate) nonblocking: bool,
 }
 
 impl Pair {
@@ -47,13 +50,19 @@ impl Pair {
     /// [`LARGE`] bytes (`large`) or smaller ones. The rules, each from the route matrix
     /// (`make bench-core`, BENCHMARKS.md):
     ///
-    /// - a TCP/UDP peer on this host (a loopback address or one of the host's own): mmap + `write`. The
-    ///   receiver copies every byte out of its socket anyway; a sender that copies once leaves
-    ///   the bytes in the CPU's cache for it, where page references (`sendfile`) make it read cold
-    ///   page-cache pages. Small transfers keep `sendfile`: a mapping costs more than it saves;
-    /// - an `AF_UNIX` peer: `splice` through this thread's 1 MiB pipe for large transfers. Both
-    ///   routes hand over page references; `sendfile` goes through the kernel's own 64 KiB pipe,
-    ///   sixteen times as many rounds for the same bytes;
+    /// - a peer on this host (`AF_UNIX`, or a TCP/UDP peer at a loopback address or one of the
+    ///   host's own) behind a blocking socket: mmap + `write`. The receiver copies every byte out
+    ///   of its socket anyway; a sender that copies once leaves the bytes in the CPU's cache for
+    ///   the reader right behind it, where page references make it read cold page-cache pages.
+    ///   Small transfers keep `sendfile`: a mapping costs more than it saves;
+    /// - the same peers behind a non-blocking socket take page references: `sendfile` for TCP,
+    ///   `splice` through this thread's 1 MiB pipe for `AF_UNIX` (`sendfile` goes through the
+    ///   kernel's own 64 KiB pipe, sixteen times as many rounds). One thread serves many such
+    ///   sockets in turns (an event loop), so a copy fills socket buffers that are read later,
+    ///   from memory the copy has left cold, and costs the sender CPU its readers need, while
+    ///   the readers of page references all read the same page-cache pages (the route matrix's
+    ///   "64 connections, one non-blocking sender" pair; `make bench-http`'s servers serve 1 MiB
+    ///   files 1.3-2× faster with `sendfile` than with mmap + `write`);
     /// - a file on tmpfs: `sendfile` (every route is a memory copy there; `sendfile` is the
     ///   cheapest call, where `copy_file_range` goes the same way through more checks).
     ///
@@ -65,7 +74,9 @@ impl Pair {
             return None;
         }
         match self.dst {
-            FdKind::Socket if large && self.peer == PeerClass::LocalInet => Some(Route::MmapWrite),
+            FdKind::Socket if large && self.peer != PeerClass::Remote && !self.nonblocking => {
+                Some(Route::MmapWrite)
+            }
             FdKind::Socket if large && self.peer == PeerClass::Unix => Some(Route::SpliceViaPipe),
             FdKind::File if self.fs == FsClass::Memory => Some(Route::Sendfile),
             _ => None,
@@ -228,6 +239,7 @@ mod tests {
             append,
             fs: FsClass::Other,
             peer: PeerClass::Remote,
+            nonblocking: false,
         };
         pair.routes(true).collect()
     }
@@ -277,6 +289,7 @@ mod tests {
             append: false,
             fs: FsClass::Other,
             peer: PeerClass::LocalInet,
+            nonblocking: false,
         };
         use Route::*;
         assert_eq!(
@@ -287,9 +300,20 @@ mod tests {
             pair.routes(false).collect::<Vec<_>>(),
             [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite]
         );
+        pair.nonblocking = true;
+        assert_eq!(
+            pair.routes(true).collect::<Vec<_>>(),
+            [Sendfile, SpliceViaPipe, MmapWrite, ReadWrite],
+            "an event loop's socket keeps sendfile"
+        );
+        pair.nonblocking = false;
         pair.peer = PeerClass::Unix;
+        assert_eq!(pair.routes(true).next(), Some(MmapWrite));
+        assert_eq!(pair.routes(false).next(), Some(Sendfile));
+        pair.nonblocking = true;
         assert_eq!(pair.routes(true).next(), Some(SpliceViaPipe));
         assert_eq!(pair.routes(false).next(), Some(Sendfile));
+        pair.nonblocking = false;
         pair.dst = FdKind::File;
         pair.fs = FsClass::Memory;
         assert_eq!(
