@@ -31,7 +31,7 @@ BENCH_TARGETS := bench-core
 help:
 	@echo "make demo        build everything and run the showcase on generated data (SIZE=$(SIZE))"
 	@echo "make test        build everything and run every test suite (Rust, C, Python, Java, cross-language)"
-	@echo "make bench-core  the core transfer benchmark (SIZE, ROUNDS)"
+	@echo "make bench-core  the core transfer benchmark (SIZE, ROUNDS) and route matrix (ROUTES_SIZE, ROUTES_ROUNDS)"
 	@echo "make lint        cargo fmt --check, clippy -D warnings, header check"
 	@echo "make fuzz        fuzz the core's map and transfer argument handling (FUZZ_TIME=300 s each)"
 	@echo "make soak        the long leak/soak runs of every binding (1,000,000 map/close, 100,000 transfers)"
@@ -104,15 +104,17 @@ fuzz: $(if $(HAVE_NIGHTLY),tools-fuzz)
 	$(call run_fuzz,$(FUZZ_TIME))
 
 ROUNDS ?= 5
-# The route matrix moves this much per round (smaller than SIZE: it runs every method on six pairs).
+# The route matrix moves this much per round (smaller than SIZE: it runs every method on seven
+# pairs), in more rounds than the others: it compares methods a few percent apart.
 ROUTES_SIZE ?= 256M
+ROUTES_ROUNDS ?= 9
 
 bench-core:
 	@mkdir -p $(BENCH_OUT)
 	$(CARGO) bench -p zcopy --bench transfer -- --size $(SIZE) --rounds $(ROUNDS) | tee $(BENCH_OUT)/bench-core.md
 	$(call RECORD,bench-core,make bench-core SIZE=$(SIZE) ROUNDS=$(ROUNDS),Core: transfers against raw system-call loops)
-	$(CARGO) bench -p zcopy --bench routes -- --size $(ROUTES_SIZE) --rounds $(ROUNDS) | tee $(BENCH_OUT)/bench-routes.md
-	$(call RECORD,bench-routes,make bench-core ROUTES_SIZE=$(ROUTES_SIZE) ROUNDS=$(ROUNDS),Core: the route matrix (is auto the best route?))
+	$(CARGO) bench -p zcopy --bench routes -- --size $(ROUTES_SIZE) --rounds $(ROUTES_ROUNDS) | tee $(BENCH_OUT)/bench-routes.md
+	$(call RECORD,bench-routes,make bench-core ROUTES_SIZE=$(ROUTES_SIZE) ROUTES_ROUNDS=$(ROUTES_ROUNDS),Core: the route matrix (is auto the best route?))
 
 ifeq ($(strip $(DEMO_TARGETS)),)
 demo: rust-build bench-core
