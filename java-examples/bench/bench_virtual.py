@@ -64,8 +64,8 @@ def measure(run: servers.Running, f: str, connections: int, stalled: int, args) 
     settings = argparse.Namespace(threads=args.threads, connections=connections, duration=args.duration)
     if stalled:
         with Stalled(run.port, stalled):
-            return bench_http.run_wrk(f"{run.base}/{f}", settings, run.proc.pid)
-    return bench_http.run_wrk(f"{run.base}/{f}", settings, run.proc.pid)
+            return bench_http.run_wrk(f"{run.base}/{f}", settings, [run.proc.pid])
+    return bench_http.run_wrk(f"{run.base}/{f}", settings, [run.proc.pid])
 
 
 def main() -> int:
