@@ -285,8 +285,16 @@ def test_descriptor_errors(data_file, tmp_path):
             zcopy.transfer_to(s, -1, 10, t)
         with pytest.raises(ValueError, match="negative"):
             zcopy.transfer_to(s, 0, -(2**70), t)
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="fileno"):
             zcopy.transfer_to("not a file", 0, 10, t)
+
+        class Broken:
+            def fileno(self) -> int:
+                raise AttributeError("raised inside fileno()")
+
+        # An error of fileno() itself is the caller's to see, not a "no fileno" TypeError.
+        with pytest.raises(AttributeError, match="inside fileno"):
+            zcopy.transfer_to(Broken(), 0, 10, t)
         with pytest.raises(TypeError):
             zcopy.transfer_to(s, "0", 10, t)
     dir_fd = os.open(tmp_path, os.O_RDONLY)
