@@ -2,12 +2,15 @@
 sockets) with zcopy bodies and with the JDK's FileChannel.transferTo, driven by wrk.
 
 For a 4 KiB and a 1 MiB file: 64 and 1,000 connections, then 64 connections while 8 more clients
-ask for a large file and read nothing (their sockets stay full). Prints Markdown tables
-(requests/s, p99 latency, server CPU per request, the zcopy server against the JDK one and
-against itself without the stalled clients) for tests/benchmarks_md.py, writes the results as
-JSON, and prints progress on stderr. All traffic stays on 127.0.0.1.
+ask for a large file and read nothing (their sockets stay full). Each setting runs in --rounds
+rounds, the two servers back to back (in turns: the first of a pair alternates), so that a change
+in the machine's load hits both alike; the tables show medians, and the ratios are medians of the
+rounds' ratios. Prints Markdown tables (requests/s, p99 latency, server CPU per request, the zcopy
+server against the JDK one and against itself without the stalled clients) for
+tests/benchmarks_md.py, writes the results as JSON, and prints progress on stderr. All traffic
+stays on 127.0.0.1.
 
-    JAVA=/path/to/jdk21+/bin/java python3 java-examples/bench/bench_virtual.py [--duration 10] [--json out.json]
+    JAVA=/path/to/jdk21+/bin/java python3 java-examples/bench/bench_virtual.py [--duration 8] [--rounds 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -70,7 +74,8 @@ def measure(run: servers.Running, f: str, connections: int, stalled: int, args) 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=str(ROOT / "target" / "bench" / "bench-java-virtual.json"))
     args = ap.parse_args()
@@ -83,25 +88,37 @@ def main() -> int:
     with open(root / BIG, "wb") as big:
         big.truncate(1 << 30)
     configs = [(f, c, 0) for f in FILES for c in CONNECTIONS] + [(f, CONNECTIONS[0], STALLED) for f in FILES]
-    results: dict[str, dict[str, dict]] = {}
+    runs: dict[str, dict[str, list[dict]]] = {body: {} for body in BODIES}
     try:
-        for body in BODIES:
-            results[body] = {}
+        for i in range(args.rounds):
             for f, c, stalled in configs:
-                # A fresh server for each run: the JDK one does not recover from stalled clients
-                # until they go away, and no run should inherit another's state.
-                with servers.Running(spec(body), root) as run:
-                    print(f"vt-{body}: {f}, {c} connections, {stalled} stalled ...", file=sys.stderr)
-                    results[body][f"{f}/{c}/{stalled}"] = measure(run, f, c, stalled, args)
+                key = f"{f}/{c}/{stalled}"
+                for body in BODIES if i % 2 == 0 else BODIES[::-1]:
+                    # A fresh server for each run: the JDK one does not recover from stalled
+                    # clients until they go away, and no run should inherit another's state.
+                    with servers.Running(spec(body), root) as run:
+                        print(f"round {i + 1}: vt-{body}: {f}, {c} connections, {stalled} stalled ...", file=sys.stderr)
+                        runs[body].setdefault(key, []).append(measure(run, f, c, stalled, args))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    def ratio(a: dict, b: dict) -> str:
-        return f"{a['rps'] / b['rps']:.2f}×" if b and b["rps"] else "-"
+    def median_run(samples: list[dict]) -> dict:
+        """Each figure's median over the rounds; errors summed."""
+        out = {k: statistics.median(r[k] for r in samples) for k in ("rps", "p99", "cpu_us_per_request")}
+        out["errors"] = sum(r["errors"] for r in samples)
+        out["socket_errors"] = "; ".join(r["socket_errors"] for r in samples if r["socket_errors"])
+        return out
+
+    results = {body: {key: median_run(v) for key, v in by_key.items()} for body, by_key in runs.items()}
+
+    def ratio(body: str, key: str, other_body: str, other_key: str) -> str:
+        """The median of the rounds' ratios of requests/s (round i of one against round i of the other)."""
+        rs = [x["rps"] / y["rps"] for x, y in zip(runs[body][key], runs[other_body][other_key]) if y["rps"]]
+        return f"{statistics.median(rs):.2f}×" if rs else "-"
 
     print(f"wrk -t{args.threads} -d{args.duration}s (after a 2 s warm-up) on 127.0.0.1, {os.cpu_count()} cores shared "
           f"by wrk and the server; one virtual thread per connection on the JDK's default scheduler "
-          f"(parallelism {os.cpu_count()}). \"+ {STALLED} stalled\": {STALLED} more clients ask for a 1 GiB file and read "
+          f"(parallelism {os.cpu_count()}); medians of {args.rounds} rounds. \"+ {STALLED} stalled\": {STALLED} more clients ask for a 1 GiB file and read "
           f"nothing meanwhile. zcopy: bodies by ZeroCopy.transferTo; JDK: by FileChannel.transferTo in a loop.\n")
     for f in FILES:
         print(f"### {f}\n")
@@ -111,25 +128,25 @@ def main() -> int:
             for ff, c, stalled in configs:
                 if ff != f:
                     continue
-                r = results[body][f"{f}/{c}/{stalled}"]
-                jdk = results["jdk"][f"{f}/{c}/{stalled}"]
-                own = results[body][f"{f}/{c}/0"] if stalled else None
+                key = f"{f}/{c}/{stalled}"
+                r = results[body][key]
                 flag = "" if not r["errors"] and not r["socket_errors"] else f" (errors: {r['errors']} {r['socket_errors']})"
                 label = f"{c}" + (f" + {stalled} stalled" if stalled else "")
                 print(f"| {'zcopy' if body == 'zcopy' else 'JDK transferTo'}{flag} | {label} | {r['rps']:.0f} | "
                       f"{r['p99'] * 1e3:.2f} | {r['cpu_us_per_request']:.1f} | "
-                      f"{ratio(r, jdk) if body == 'zcopy' else '1.00×'} | {ratio(r, own) if own else '-'} |")
+                      f"{ratio(body, key, 'jdk', key) if body == 'zcopy' else '1.00×'} | "
+                      f"{ratio(body, key, body, f'{f}/{c}/0') if stalled else '-'} |")
         print()
     print("Targets: with the stalled clients, the zcopy server keeps ≥ 0.8× of its own requests/s without them "
           "(the JDK server is the control); without them, the zcopy server ≥ 1.0× the JDK one.\n")
     for f in FILES:
-        z, j = results["zcopy"], results["jdk"]
         c = CONNECTIONS[0]
-        print(f"- {f}: stalled/unstalled zcopy {ratio(z[f'{f}/{c}/{STALLED}'], z[f'{f}/{c}/0'])}, "
-              f"JDK {ratio(j[f'{f}/{c}/{STALLED}'], j[f'{f}/{c}/0'])}; zcopy/JDK "
-              + ", ".join(f"{n} connections {ratio(z[f'{f}/{n}/0'], j[f'{f}/{n}/0'])}" for n in CONNECTIONS))
+        stalled_key, own_key = f"{f}/{c}/{STALLED}", f"{f}/{c}/0"
+        print(f"- {f}: stalled/unstalled zcopy {ratio('zcopy', stalled_key, 'zcopy', own_key)}, "
+              f"JDK {ratio('jdk', stalled_key, 'jdk', own_key)}; zcopy/JDK "
+              + ", ".join(f"{n} connections {ratio('zcopy', f'{f}/{n}/0', 'jdk', f'{f}/{n}/0')}" for n in CONNECTIONS))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": vars(args), "results": results}, indent=2))
+    Path(args.json).write_text(json.dumps({"settings": vars(args), "results": results, "rounds": runs}, indent=2))
     print(f"\nresults written to {args.json}", file=sys.stderr)
     return 0
 
