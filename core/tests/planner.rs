@@ -21,11 +21,7 @@ fn a_loopback_peer_gets_mmap_write_for_large_transfers_and_sendfile_for_small_on
     let (_s, src) = file_with(&data);
     let (client, server) = tcp_pair();
     let reader = drain(server);
-    let t = transfer_all(src.as_fd(), 0, data.len() as u64, client.as_fd()).unwrap();
-    assert_eq!(
-        (t.bytes, t.method),
-        (data.len() as u64, TransferMethod::MmapWrite)
-    );
+    assert_eq!(all_by(&src, &data, client.as_fd()), TransferMethod::MmapWrite);
     let t = transfer_to(src.as_fd(), 0, 4096, client.as_fd()).unwrap();
     assert_eq!((t.bytes, t.method), (4096, TransferMethod::Sendfile));
     assert_eq!(t.syscalls, 1, "the small route is remembered with the large one");
@@ -42,6 +38,31 @@ fn a_loopback_peer_gets_mmap_write_for_large_transfers_and_sendfile_for_small_on
     assert_eq!(&got[data.len() + 4096 + (1 << 20)..], &data[tail as usize..]);
 }
 
+/// Moves all of `data` (the contents of `src`) to `target` with one `transfer_all`; the method
+/// it reports.
+fn all_by(src: &File, data: &[u8], target: std::os::fd::BorrowedFd<'_>) -> TransferMethod {
+    let t = transfer_all(src.as_fd(), 0, data.len() as u64, target).unwrap();
+    assert_eq!(t.bytes, data.len() as u64);
+    t.method
+}
+
+/// Sends `len` bytes of `src` to the non-blocking `target` one transfer at a time, as an event
+/// loop does (a full socket: a short pause), asserting that every transfer that moved bytes took
+/// `method`.
+fn send_as_an_event_loop(src: &File, len: u64, target: std::os::fd::BorrowedFd<'_>, method: TransferMethod) {
+    let mut sent = 0u64;
+    while sent < len {
+        let t = transfer_to(src.as_fd(), sent, len - sent, target).unwrap();
+        if t.bytes > 0 {
+            assert_eq!(t.method, method, "after {sent} bytes");
+        }
+        sent += t.bytes;
+        if t.would_block {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 /// An event loop's socket (non-blocking) to a loopback peer keeps `sendfile`: one thread serves
 /// many such sockets in turns, and their readers share the page cache's pages where a copy
 /// would fill socket buffers read later, cold.
@@ -52,15 +73,7 @@ fn a_non_blocking_loopback_peer_keeps_sendfile() {
     let (client, server) = tcp_pair();
     client.set_nonblocking(true).unwrap();
     let reader = drain(server);
-    let mut sent = 0u64;
-    while sent < data.len() as u64 {
-        let t = transfer_to(src.as_fd(), sent, data.len() as u64 - sent, client.as_fd()).unwrap();
-        assert_eq!(t.method, TransferMethod::Sendfile, "after {sent} bytes");
-        sent += t.bytes;
-        if t.would_block {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    }
+    send_as_an_event_loop(&src, data.len() as u64, client.as_fd(), TransferMethod::Sendfile);
     drop(client);
     assert_eq!(reader.join().unwrap(), data);
 }
@@ -74,11 +87,7 @@ fn an_af_unix_peer_gets_mmap_write_when_blocking_and_splice_when_not() {
     let (_s, src) = file_with(&data);
     let (a, b) = UnixStream::pair().unwrap();
     let reader = drain(b);
-    let t = transfer_all(src.as_fd(), 0, data.len() as u64, a.as_fd()).unwrap();
-    assert_eq!(
-        (t.bytes, t.method),
-        (data.len() as u64, TransferMethod::MmapWrite)
-    );
+    assert_eq!(all_by(&src, &data, a.as_fd()), TransferMethod::MmapWrite);
     let t = transfer_to(src.as_fd(), 0, 4096, a.as_fd()).unwrap();
     assert_eq!((t.bytes, t.method), (4096, TransferMethod::Sendfile));
     drop(a);
@@ -88,17 +97,7 @@ fn an_af_unix_peer_gets_mmap_write_when_blocking_and_splice_when_not() {
     let (a, b) = UnixStream::pair().unwrap();
     a.set_nonblocking(true).unwrap();
     let reader = drain(b);
-    let mut sent = 0u64;
-    while sent < data.len() as u64 {
-        let t = transfer_to(src.as_fd(), sent, data.len() as u64 - sent, a.as_fd()).unwrap();
-        if t.bytes > 0 {
-            assert_eq!(t.method, TransferMethod::Splice, "after {sent} bytes");
-        }
-        sent += t.bytes;
-        if t.would_block {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    }
+    send_as_an_event_loop(&src, data.len() as u64, a.as_fd(), TransferMethod::Splice);
     drop(a);
     let got = reader.join().unwrap();
     assert_eq!(&got[..data.len()], &data[..]);

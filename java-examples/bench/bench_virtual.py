@@ -16,7 +16,6 @@ stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -145,9 +144,7 @@ def main() -> int:
         print(f"- {f}: stalled/unstalled zcopy {ratio('zcopy', stalled_key, 'zcopy', own_key)}, "
               f"JDK {ratio('jdk', stalled_key, 'jdk', own_key)}; zcopy/JDK "
               + ", ".join(f"{n} connections {ratio('zcopy', f'{f}/{n}/0', 'jdk', f'{f}/{n}/0')}" for n in CONNECTIONS))
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": vars(args), "results": results, "rounds": runs}, indent=2))
-    print(f"\nresults written to {args.json}", file=sys.stderr)
+    bench_http.write_json(args.json, {"settings": vars(args), "results": results, "rounds": runs})
     return 0
 
 

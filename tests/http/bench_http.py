@@ -142,6 +142,14 @@ def add_wrk_arguments(ap: argparse.ArgumentParser, duration: int) -> None:
     ap.add_argument("--threads", type=int, default=2)
 
 
+def write_json(path: str, data: dict) -> None:
+    """Writes a benchmark's results as JSON to `path` (its folder made if need be), and says so on
+    stderr."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2))
+    print(f"\nresults written to {path}", file=sys.stderr)
+
+
 def run_wrk(url: str, args, pids: list[int], during: AbstractContextManager | None = None) -> dict:
     """wrk against `url` (args.threads, args.connections, args.duration) after a 2 s warm-up, and
     the server's CPU per request: that of the processes `pids` and their children. `during` is
@@ -238,9 +246,7 @@ def main() -> int:
         print(f"- {f}: c-zcopy/nginx {ratio('c-zcopy', anchor.get(f, ''), f)}, "
               f"java-zcopy/java-jdk {ratio('java-zcopy', 'java-jdk', f)}, "
               f"python-zcopy/python-asyncio {ratio('python-zcopy', 'python-asyncio', f)}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": vars(args), "anchor": anchor, "results": results}, indent=2))
-    print(f"\nresults written to {args.json}", file=sys.stderr)
+    write_json(args.json, {"settings": vars(args), "anchor": anchor, "results": results})
     return 0
 
 
