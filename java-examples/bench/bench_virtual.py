@@ -19,7 +19,6 @@ import argparse
 import os
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -101,19 +100,10 @@ def main() -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    def median_run(samples: list[dict]) -> dict:
-        """Each figure's median over the rounds; errors summed."""
-        out = {k: statistics.median(r[k] for r in samples) for k in ("rps", "p99", "cpu_us_per_request")}
-        out["errors"] = sum(r["errors"] for r in samples)
-        out["socket_errors"] = "; ".join(r["socket_errors"] for r in samples if r["socket_errors"])
-        return out
-
-    results = {body: {key: median_run(v) for key, v in by_key.items()} for body, by_key in runs.items()}
+    results = {body: {key: bench_http.median_of_rounds(v) for key, v in by_key.items()} for body, by_key in runs.items()}
 
     def ratio(body: str, key: str, other_body: str, other_key: str) -> str:
-        """The median of the rounds' ratios of requests/s (round i of one against round i of the other)."""
-        rs = [x["rps"] / y["rps"] for x, y in zip(runs[body][key], runs[other_body][other_key]) if y["rps"]]
-        return f"{statistics.median(rs):.2f}×" if rs else "-"
+        return bench_http.round_ratio(runs[body][key], runs[other_body][other_key])
 
     print(f"wrk -t{args.threads} -d{args.duration}s (after a 2 s warm-up) on 127.0.0.1, {os.cpu_count()} cores shared "
           f"by wrk and the server; one virtual thread per connection on the JDK's default scheduler "

@@ -1,5 +1,8 @@
 """`make bench-http`: nginx, the three zcopy servers and the platform baselines, each driven by
-wrk with the same settings, for a 4 KiB and a 1 MiB file, in one run.
+wrk with the same settings, for a 4 KiB and a 1 MiB file, in --rounds rounds (every server once a
+round, in turns: the order reverses each round, so that a change in the machine's load hits all
+alike). The tables show each figure's median over the rounds, and each ratio is the median of the
+rounds' ratios.
 
 nginx is configured as someone tuning it for static files would: an open-file cache
 (`open_file_cache`, since the zcopy servers keep their open files too; nginx trusts a cached
@@ -12,7 +15,7 @@ Prints its tables as Markdown on stdout (requests/s, throughput, latency percent
 per request, ratio to the anchor), for tests/benchmarks_md.py to put into BENCHMARKS.md, and
 writes the results as JSON; progress goes to stderr. All traffic stays on 127.0.0.1.
 
-    python tests/http/bench_http.py [--duration 10] [--connections 64] [--threads 2] [--json out.json]
+    python tests/http/bench_http.py [--duration 8] [--rounds 3] [--connections 64] [--threads 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,6 +146,22 @@ def add_wrk_arguments(ap: argparse.ArgumentParser, duration: int) -> None:
     ap.add_argument("--threads", type=int, default=2)
 
 
+def median_of_rounds(samples: list[dict]) -> dict:
+    """One setting's figures over several rounds of it (run_wrk's results): each figure's median,
+    the errors added up."""
+    numbers = [k for k, v in samples[0].items() if isinstance(v, (int, float)) and k != "errors"]
+    out: dict = {k: statistics.median(r[k] for r in samples) for k in numbers}
+    out["errors"] = sum(r.get("errors", 0) for r in samples)
+    out["socket_errors"] = "; ".join(r["socket_errors"] for r in samples if r.get("socket_errors"))
+    return out
+
+
+def round_ratio(a: list[dict], b: list[dict]) -> str:
+    """The median of the rounds' ratios of requests/s (round i of `a` against round i of `b`)."""
+    rs = [x["rps"] / y["rps"] for x, y in zip(a, b) if y["rps"]]
+    return f"{statistics.median(rs):.2f}×" if rs else "n/a"
+
+
 def write_json(path: str, data: dict) -> None:
     """Writes a benchmark's results as JSON to `path` (its folder made if need be), and says so on
     stderr."""
@@ -168,7 +188,8 @@ def run_wrk(url: str, args, pids: list[int], during: AbstractContextManager | No
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    add_wrk_arguments(ap, duration=10)
+    add_wrk_arguments(ap, duration=8)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", default=str(servers.ROOT / "build" / "bench-http.json"))
     ap.add_argument("--only", nargs="*",
@@ -182,33 +203,40 @@ def main() -> int:
     os.chmod(root, 0o755)
     for name, size in FILES.items():
         (root / name).write_bytes(os.urandom(size))
-    results: dict[str, dict[str, dict]] = {}
     order = list(NGINX_RUNS) + [s.name for s in servers.specs()]
+
+    def start(name: str) -> AbstractContextManager:
+        """The server `name`, started (a fresh one each round); its `.base` and `.proc`."""
+        if name in NGINX_RUNS:
+            return Nginx(root, args.workers, NGINX_RUNS[name])
+        return servers.Running(next(s for s in servers.specs() if s.name == name), root)
+
+    wanted = [n for n in NGINX_RUNS if not args.only or "nginx" in args.only or n in args.only]
+    for spec in servers.specs():
+        if args.only and spec.name not in args.only:
+            continue
+        if spec.available:
+            wanted.append(spec.name)
+        else:
+            print(f"{spec.name}: SKIPPED: {spec.why_not}", file=sys.stderr)
+    runs: dict[str, dict[str, list[dict]]] = {name: {f: [] for f in FILES} for name in wanted}
     try:
-        for name, sendfile in NGINX_RUNS.items():
-            if args.only and "nginx" not in args.only and name not in args.only:
-                continue
-            with Nginx(root, args.workers, sendfile) as ng:
-                print(f"{name} on {ng.base} ...", file=sys.stderr)
-                results[name] = {f: run_wrk(f"{ng.base}/{f}", args, [ng.proc.pid]) for f in FILES}
-        for spec in servers.specs():
-            if args.only and spec.name not in args.only:
-                continue
-            if not spec.available:
-                print(f"{spec.name}: SKIPPED: {spec.why_not}", file=sys.stderr)
-                continue
-            with servers.Running(spec, root) as run:
-                print(f"{spec.name} on {run.base} ...", file=sys.stderr)
-                results[spec.name] = {f: run_wrk(f"{run.base}/{f}", args, [run.proc.pid]) for f in FILES}
+        for i in range(args.rounds):
+            for name in wanted if i % 2 == 0 else wanted[::-1]:
+                with start(name) as server:
+                    print(f"round {i + 1}: {name} on {server.base} ...", file=sys.stderr)
+                    for f in FILES:
+                        runs[name][f].append(run_wrk(f"{server.base}/{f}", args, [server.proc.pid]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    results = {name: {f: median_of_rounds(v) for f, v in by_file.items()} for name, by_file in runs.items()}
 
-    # The anchor of each file: the nginx run with more requests/s.
+    # The anchor of each file: the nginx run with more requests/s (medians).
     anchor: dict[str, str] = {}
     for f in FILES:
-        runs = [n for n in NGINX_RUNS if f in results.get(n, {})]
-        if runs:
-            anchor[f] = max(runs, key=lambda n: results[n][f]["rps"])
+        nginx = [n for n in NGINX_RUNS if n in results]
+        if nginx:
+            anchor[f] = max(nginx, key=lambda n: results[n][f]["rps"])
 
     def label(name: str, f: str) -> str:
         if name not in NGINX_RUNS:
@@ -217,7 +245,8 @@ def main() -> int:
         return f"**{text}** (anchor)" if anchor.get(f) == name else text
 
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s (after a 2 s warm-up) on 127.0.0.1, "
-          f"{os.cpu_count()} cores shared by wrk and the server; {args.workers} worker processes or loops per "
+          f"{os.cpu_count()} cores shared by wrk and the server, medians of {args.rounds} rounds (ratios: the "
+          f"median of the rounds' ratios); {args.workers} worker processes or loops per "
           f"server. nginx runs with `open_file_cache` and with `sendfile` on and off; for each file the better "
           f"of the two is the anchor (in bold) that the last column compares with.\n")
     for f in FILES:
@@ -229,7 +258,7 @@ def main() -> int:
             r = results.get(name, {}).get(f)
             if not r:
                 continue
-            ratio = f"{r['rps'] / base['rps']:.2f}×" if base and base["rps"] else "-"
+            ratio = round_ratio(runs[name][f], runs[anchor[f]][f]) if base else "-"
             flag = "" if not r["errors"] and not r["socket_errors"] else f" (errors: {r['errors']} {r['socket_errors']})"
             print(f"| {label(name, f)}{flag} | {r['rps']:.0f} | {r.get('bytes_per_s', 0) / (1 << 20):.1f} | "
                   f"{r['p50'] * 1e3:.2f} | {r['p90'] * 1e3:.2f} | {r['p99'] * 1e3:.2f} | "
@@ -237,8 +266,7 @@ def main() -> int:
         print()
 
     def ratio(a: str, b: str, f: str) -> str:
-        ra, rb = results.get(a, {}).get(f), results.get(b, {}).get(f)
-        return f"{ra['rps'] / rb['rps']:.2f}×" if ra and rb and rb["rps"] else "n/a"
+        return round_ratio(runs[a][f], runs[b][f]) if a in runs and b in runs else "n/a"
 
     print("Targets (requests/s): C within 10% of nginx (the anchor); Java ≥ 1.2× the JDK-only server; "
           "Python ≥ 1.5× asyncio sock_sendfile.\n")
@@ -246,7 +274,7 @@ def main() -> int:
         print(f"- {f}: c-zcopy/nginx {ratio('c-zcopy', anchor.get(f, ''), f)}, "
               f"java-zcopy/java-jdk {ratio('java-zcopy', 'java-jdk', f)}, "
               f"python-zcopy/python-asyncio {ratio('python-zcopy', 'python-asyncio', f)}")
-    write_json(args.json, {"settings": vars(args), "anchor": anchor, "results": results})
+    write_json(args.json, {"settings": vars(args), "anchor": anchor, "results": results, "rounds": runs})
     return 0
 
 
