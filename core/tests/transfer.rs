@@ -421,6 +421,49 @@ fn header_and_body_in_one_call() {
     assert_eq!(&got[19..], &data[..]);
 }
 
+/// A header and a body of at most 16 KiB leave together: one `pread` and one `sendmsg` of both
+/// (reported as read/write); a larger body takes its route behind the header. A count past the
+/// end of the file sends what the file has.
+#[test]
+fn a_small_body_goes_with_its_header_in_one_sendmsg() {
+    let data = pattern(30_000);
+    let (_s, src) = file_with(&data);
+    let (client, server) = tcp_pair();
+    let reader = drain(server);
+    let run = |position: i64, count: i64| {
+        TransferRequest::to(position, count)
+            .header(b"HEAD")
+            .run(src.as_fd(), client.as_fd())
+            .unwrap()
+    };
+    let t = run(0, 5000);
+    assert_eq!(
+        (t.header, t.bytes, t.method, t.syscalls),
+        (4, 5000, TransferMethod::ReadWrite, 2)
+    );
+    let t = run(29_000, 16 << 10);
+    assert_eq!(
+        (t.header, t.bytes, t.method),
+        (4, 1000, TransferMethod::ReadWrite)
+    );
+    let t = run(0, 20_000);
+    assert_eq!((t.header, t.bytes), (4, 20_000));
+    assert_ne!(
+        t.method,
+        TransferMethod::ReadWrite,
+        "a large body keeps its route"
+    );
+    drop(client);
+    let got = reader.join().unwrap();
+    let mut want = b"HEAD".to_vec();
+    want.extend_from_slice(&data[..5000]);
+    want.extend_from_slice(b"HEAD");
+    want.extend_from_slice(&data[29_000..]);
+    want.extend_from_slice(b"HEAD");
+    want.extend_from_slice(&data[..20_000]);
+    assert_eq!(got, want);
+}
+
 #[test]
 fn many_threads_transfer_at_once_through_their_own_pipes() {
     let data = pattern(1 << 20);

@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
-use super::header::{push_corked, send_header};
+use super::header::{push_corked, send_header, send_with_small_body, SMALL_BODY};
 use super::job::{Direction, Job};
 use super::method::{record, Transfer, TransferMethod};
 use super::{planner, MAX_DIRECT_TRANSFER};
@@ -369,6 +369,30 @@ impl<'h> TransferRequest<'h> {
         let left = count - total.bytes.min(count);
         let mut moved = Transfer::NONE;
         let header_left = &self.header[total.header..];
+        let small =
+            self.dir == Direction::To && self.method.is_none() && left > 0 && left <= SMALL_BODY as u64;
+        if !header_left.is_empty() && small {
+            if let Some(sent) = send_with_small_body(
+                &job,
+                source,
+                target,
+                header_left,
+                position + total.bytes,
+                left as usize,
+            ) {
+                let sent = sent.map_err(|e| Error::os(self.op(), e))?;
+                moved.header = sent.header;
+                moved.bytes = sent.body as u64;
+                moved.method = if sent.body > 0 {
+                    TransferMethod::ReadWrite
+                } else {
+                    TransferMethod::None
+                };
+                moved.would_block = sent.would_block;
+                moved.syscalls = job.calls();
+                return Ok(Stepped { moved, asked: left });
+            }
+        }
         if !header_left.is_empty() {
             let h = send_header(&job, target, header_left, left > 0);
             moved.header = h.sent;
