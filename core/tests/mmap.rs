@@ -464,3 +464,29 @@ fn map_sync_is_refused_off_dax_and_for_copy_on_write() {
         .count();
     assert!(after < before + 10, "maps before {before}, after {after}");
 }
+
+/// A refused `MAP_SYNC` must never leave a hole another thread's mapping can fall into (which
+/// the refused region's drop would then unmap): one thread keeps being refused while another
+/// maps, writes and forces regions of its own, which must all stay mapped.
+#[test]
+fn refused_map_sync_never_unmaps_another_threads_region() {
+    let (_tmp, f) = file_with(&pattern(8192));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let refused = MapOptions::new(MapMode::ReadWrite)
+                    .sync(true)
+                    .size(8192)
+                    .map(f.as_fd());
+                assert_eq!(refused.unwrap_err().raw_os_error(), Some(libc::EOPNOTSUPP));
+            }
+        });
+        for _ in 0..2000 {
+            let r = MapOptions::new(MapMode::Private).map(f.as_fd()).unwrap();
+            r.write_at(0, b"mine").unwrap();
+            r.force().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

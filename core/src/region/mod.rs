@@ -15,7 +15,7 @@ mod advice;
 mod options;
 
 pub use advice::{Advice, UncheckedAdvice};
-use options::remap_sync;
+use options::{remap_sync, SyncRefused};
 pub use options::{Grow, HugePages, MapMode, MapOptions};
 
 use crate::error::check_range;
@@ -72,7 +72,14 @@ impl MappedRegion {
         .map_err(|e| Error::os(op, e))?;
         let ptr = NonNull::new(map.as_mut_ptr()).ok_or_else(|| Error::invalid(op, "mmap returned NULL"))?;
         if options.sync {
-            remap_sync(ptr, len, options.mode, fd, position).map_err(|e| Error::os(op, e))?;
+            match remap_sync(ptr, len, options.mode, fd, position) {
+                Ok(()) => {}
+                Err(SyncRefused::Refused(e)) => return Err(Error::os(op, e)),
+                Err(SyncRefused::Lost(e)) => {
+                    std::mem::forget(map);
+                    return Err(Error::os(op, e));
+                }
+            }
         }
         let region = MappedRegion {
             ptr,

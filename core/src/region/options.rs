@@ -2,7 +2,7 @@
 //! `FileChannel.map`'s checks, in its order.
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 
 use super::MappedRegion;
 use crate::sys::{self, syscall, FdFlags, FdKind};
@@ -283,34 +283,57 @@ impl MapOptions {
     }
 }
 
+/// Why [`remap_sync`] failed, which decides what happens to memmap2's mapping.
+pub(super) enum SyncRefused {
+    /// The kernel refused `MAP_SYNC` for this file (`EOPNOTSUPP` off DAX file systems) on a
+    /// trial mapping elsewhere: memmap2's mapping is untouched and may be dropped as usual.
+    Refused(std::io::Error),
+    /// The trial worked but the in-place replacement failed (only for lack of resources). A
+    /// failed `MAP_FIXED` may already have unmapped the range, and another thread may have
+    /// mapped something there since, so the caller must forget memmap2's mapping rather than
+    /// unmap it: leaking an address range is harmless, unmapping someone else's is not.
+    Lost(std::io::Error),
+}
+
 /// Replaces the fresh mapping at `ptr` (the byte at file `position`, `len` bytes) by the same
 /// file range mapped `MAP_SHARED_VALIDATE | MAP_SYNC`. memmap2 has no `MAP_SYNC`, so the region
 /// is first mapped by memmap2 (which keeps owning, and finally unmaps, the address range) and
-/// then mapped again over itself. On failure (`EOPNOTSUPP` off DAX file systems) the kernel
-/// validated the flags before touching the range; the caller drops the mapping either way.
+/// then mapped again over itself. The file system's answer comes from a trial mapping at an
+/// address the kernel picks, because a refused `MAP_FIXED` can leave a hole where memmap2's
+/// mapping was, which a concurrent `mmap` may fill and memmap2's drop would then unmap.
 pub(super) fn remap_sync(
     ptr: NonNull<u8>,
     len: usize,
     mode: MapMode,
     fd: RawFd,
     position: u64,
-) -> std::io::Result<()> {
+) -> std::result::Result<(), SyncRefused> {
     let within = (position % sys::page_size() as u64) as usize;
     let base = ptr.as_ptr() as usize - within;
-    // SAFETY: [base, base + within + len) is exactly the mapping memmap2 just made and nothing
-    // else references yet; MAP_FIXED replaces it in place with a mapping of the same file range.
+    let span = within + len;
+    let offset = (position - within as u64) as libc::off_t;
+    let flags = libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC;
+    // SAFETY: a new mapping at an address the kernel chooses touches no existing memory.
+    let trial = unsafe { libc::mmap(ptr::null_mut(), span, mode.prot(), flags, fd, offset) };
+    if trial == libc::MAP_FAILED {
+        return Err(SyncRefused::Refused(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `trial` is the mapping made just above, `span` bytes long, referenced by nobody.
+    unsafe { libc::munmap(trial, span) };
+    // SAFETY: [base, base + span) is exactly the mapping memmap2 just made and nothing else
+    // references yet; MAP_FIXED replaces it in place with a mapping of the same file range.
     let mapped = unsafe {
         libc::mmap(
             base as *mut libc::c_void,
-            within + len,
+            span,
             mode.prot(),
-            libc::MAP_FIXED | libc::MAP_SHARED_VALIDATE | libc::MAP_SYNC,
+            libc::MAP_FIXED | flags,
             fd,
-            (position - within as u64) as libc::off_t,
+            offset,
         )
     };
     if mapped == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
+        return Err(SyncRefused::Lost(std::io::Error::last_os_error()));
     }
     Ok(())
 }
