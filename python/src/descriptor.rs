@@ -70,9 +70,11 @@ fn cannot_wait(obj: &Bound<'_, PyAny>, fd: RawFd) -> bool {
     static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     static IO_BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let py = obj.py();
+    // A subtype check on the object's type: `isinstance` would, on a miss, also look up
+    // `obj.__class__` (for proxies), which costs more than the check itself.
     let is = |ty: &PyOnceLock<Py<PyType>>, module: &str, name: &str| {
         ty.import(py, module, name)
-            .is_ok_and(|t| obj.is_instance(t).unwrap_or(false))
+            .is_ok_and(|t| obj.get_type().is_subclass(t).unwrap_or(false))
     };
     if obj.is_instance_of::<PyInt>() {
         // A bare number: only the kernel knows (below).
