@@ -5,7 +5,7 @@
 Runs every strategy of `--strategy list` to a file (compared with the source after each run,
 also after a run overwrote a longer file in place) and to a loopback socket (the received bytes
 hashed), two rounds each, and checks each JSON line: the fields, the byte count, the method
-reported (the forced one; copy_file_range or sendfile for zcopy:auto), and `--size 0`.
+reported (the forced one; splice, copy_file_range or sendfile for zcopy:auto), and `--size 0`.
 """
 
 from __future__ import annotations
@@ -96,9 +96,10 @@ def main() -> int:
                 check(r["bytes"] == size and r["wall_s"] > 0 and r["cpu_s"] >= 0 and r["ctx"] >= 0
                       and r["syscalls"] >= 1, f"{what}: numbers {r}")
                 if strategy == "zcopy:auto":
-                    # The planner's rules: copy_file_range between files, a copy from a mapping
+                    # The planner's rules: splice between files on ext4 (copy_file_range on
+                    # reflink file systems, sendfile on tmpfs), a copy from a mapping
                     # to a peer on this host (the sink is on loopback).
-                    want = {"copy_file_range", "sendfile"} if kind == "file" else {"mmap+write"}
+                    want = {"splice", "copy_file_range", "sendfile"} if kind == "file" else {"mmap+write"}
                 elif strategy == "read/write-64k":
                     want = {"read/write"}
                     check(r["syscalls"] >= 2 * (size // 65536), f"{what}: the loop counts its calls {r}")

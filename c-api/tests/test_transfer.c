@@ -30,9 +30,10 @@ TEST(transfer_to_a_file_and_a_socket_reports_the_method) {
     zc_transfer t;
     CHECK_OK(zc_transfer_to(src.fd, 0, 100000, dst.fd, &t));
     CHECK(t.bytes == 100000 && !t.would_block);
-    CHECK(t.method == ZC_METHOD_COPY_FILE_RANGE);
+    /* A large range between files on an ext4-like file system: splice (README, "Which path"). */
+    CHECK(t.method == ZC_METHOD_SPLICE);
     CHECK(zc_transfer_method_is_zero_copy(t.method));
-    CHECK(strcmp(zc_transfer_method_name(t.method), "copy_file_range") == 0);
+    CHECK(strcmp(zc_transfer_method_name(t.method), "splice") == 0);
     CHECK(lseek(src.fd, 0, SEEK_CUR) == 0); /* the source position did not move */
     uint8_t b = 0;
     CHECK(pread(dst.fd, &b, 1, 99999) == 1 && b == zc_pattern_byte(99999));

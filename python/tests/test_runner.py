@@ -85,7 +85,7 @@ def test_every_strategy_to_a_file(strategy, src, tmp_path):
     for r in got:
         assert (r["lang"], r["strategy"], r["target"], r["bytes"]) == ("python", strategy, "file", SIZE)
         assert r["wall_s"] > 0 and r["cpu_s"] >= 0 and r["ctx"] >= 0
-        expected = {"os.sendfile": "sendfile", "read/write-1m": "read/write", "zcopy:auto": "copy_file_range"}
+        expected = {"os.sendfile": "sendfile", "read/write-1m": "read/write", "zcopy:auto": "splice"}
         method = expected.get(strategy, strategy.removeprefix("zcopy:"))
         if strategy != "shutil.copyfile":
             assert r["method"] == method

@@ -36,6 +36,9 @@ pub(super) struct Job<'a> {
     /// The system calls made so far (kept here, not in a thread-local, so that counting costs
     /// nothing measurable on the one-call fast path).
     calls: Cell<u64>,
+    /// The target of a transfer to is a regular file, as the planner's `fstat` of it found (set
+    /// where it looks: planning, and checking a remembered route for a large transfer).
+    file_target: Cell<bool>,
 }
 
 impl<'a> Job<'a> {
@@ -54,7 +57,22 @@ impl<'a> Job<'a> {
             dir,
             automatic: true,
             calls: Cell::new(0),
+            file_target: Cell::new(false),
         }
+    }
+
+    /// Notes what an `fstat` of the far side found ([`Job::stream`]: the target of a transfer
+    /// to).
+    pub(super) fn note_stream_kind(&self, kind: sys::FdKind) {
+        if self.dir == Direction::To {
+            self.file_target.set(kind == sys::FdKind::File);
+        }
+    }
+
+    /// Whether the target is a regular file: always for a transfer from, and for a transfer to
+    /// once [`Job::note_stream_kind`] said so.
+    pub(super) fn writes_file(&self) -> bool {
+        self.dir == Direction::From || self.file_target.get()
     }
 
     /// The system calls made so far.

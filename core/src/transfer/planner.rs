@@ -202,7 +202,11 @@ fn run_chain(job: &Job<'_>, hint_key: RawFd) -> Result<Transfer> {
 /// holds only while the target still appends (one `fcntl`): a faster route tried on an append
 /// target fails and re-plans, but a slower one on a plain target would work, and stay.
 fn still_fits(job: &Job<'_>, hint: Hint, large: bool) -> bool {
-    (!large || job.fstat(job.stream()).is_ok_and(|st| hint.same_inode(st.ino)))
+    (!large
+        || job.fstat(job.stream()).is_ok_and(|st| {
+            job.note_stream_kind(st.kind);
+            hint.same_inode(st.ino)
+        }))
         && (!hint.append || job.target_appends())
 }
 
@@ -267,6 +271,10 @@ fn plan(job: &Job<'_>) -> Result<Option<Plan>> {
             (job.fstat(job.src)?, d)
         }
     };
+    job.note_stream_kind(match job.dir {
+        Direction::To => dst.kind,
+        Direction::From => src.kind,
+    });
     match job.dir {
         Direction::To => match src.kind {
             FdKind::Directory => return Err(wrong_kind(op, libc::EISDIR)),
