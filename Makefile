@@ -107,7 +107,7 @@ ROUNDS ?= 5
 # The route matrix moves this much per round (smaller than SIZE: it runs every method on seven
 # pairs), in more rounds than the others: it compares methods a few percent apart.
 ROUTES_SIZE ?= 256M
-ROUTES_ROUNDS ?= 9
+ROUTES_ROUNDS ?= 21
 
 bench-core:
 	@mkdir -p $(BENCH_OUT)
