@@ -149,8 +149,9 @@ public final class Runner {
                         long n = method == null ? ZeroCopy.transferTo(src, done, size - done, out)
                                 : ZeroCopy.transferTo(src, done, size - done, out, method);
                         int made = ZeroCopy.lastTransfer().syscalls();
-                        // The count saturates at 255 per call: then it is not known exactly.
-                        calls = made >= 255 || calls < 0 ? -1 : calls + made;
+                        // The count saturates at 1,023 per call (Transfer.syscalls): then it is
+                        // not known exactly.
+                        calls = made >= 1023 || calls < 0 ? -1 : calls + made;
                         if (n == 0) {
                             break;
                         }
