@@ -60,6 +60,7 @@ const FILE_PIECE: usize = 256 * 1024;
 /// once they reached the target; whatever a full non-blocking target did not take is dropped
 /// from the pipe (the file side has an explicit offset, so nothing is lost).
 pub(super) fn via_pipe(job: &Job<'_>) -> Result<Step> {
+    let piece = if job.writes_file() { FILE_PIECE } else { usize::MAX };
     let res = pipe::with_pipe(job, |p| {
         let mut off = job.position as i64;
         let mut done = 0u64;
@@ -81,7 +82,6 @@ pub(super) fn via_pipe(job: &Job<'_>) -> Result<Step> {
                 Ok(n) => n,
                 Err(e) => return (failed(job, Route::SpliceViaPipe, e, done), true),
             };
-            let piece = if job.writes_file() { FILE_PIECE } else { usize::MAX };
             while pending > 0 {
                 let drained = job.sys(|| {
                     let off_out = (job.dir == Direction::From).then_some(&mut off);
